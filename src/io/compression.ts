@@ -1,0 +1,84 @@
+/**
+ * Compression by magic bytes (names and media types lie), and streaming decompressors that are
+ * pure JavaScript or WebAssembly, so that imgpack stays one portable file: zlib for gzip, fzstd
+ * for zstd, xz-decompress (WASM) for xz, unbzip2-stream for bzip2.
+ */
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { createRequire } from 'node:module';
+import { invalid } from '../errors.js';
+
+export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
+
+/** Bytes needed to recognise every supported magic. */
+export const MAGIC_LENGTH = 6;
+
+export function sniffCompression(head: Uint8Array): Compression {
+  const b = head;
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  if (b.length >= 3 && b[0] === 0x42 && b[1] === 0x5a && b[2] === 0x68) return 'bzip2';
+  if (b.length >= 6 && b[0] === 0xfd && b[1] === 0x37 && b[2] === 0x7a && b[3] === 0x58 && b[4] === 0x5a && b[5] === 0x00) return 'xz';
+  if (b.length >= 4 && b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+const require = createRequire(import.meta.url);
+
+/** A stream that decompresses `input`; errors name `subject`. */
+export function decompress(input: Readable, compression: Compression, subject: string): Readable {
+  let out: Readable;
+  switch (compression) {
+    case 'none':
+      return input;
+    case 'gzip':
+      out = input.pipe(createGunzip());
+      break;
+    case 'zstd':
+      out = input.pipe(new ZstdDecompressStream());
+      break;
+    case 'xz': {
+      const { XzReadableStream } = require('xz-decompress') as typeof import('xz-decompress');
+      const web = Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>;
+      out = Readable.fromWeb(new XzReadableStream(web) as unknown as import('node:stream/web').ReadableStream<Uint8Array>);
+      break;
+    }
+    case 'bzip2': {
+      const bz2 = require('unbzip2-stream') as () => NodeJS.ReadWriteStream;
+      out = input.pipe(bz2()) as unknown as Readable;
+      break;
+    }
+  }
+  input.on('error', (e) => out.destroy(e));
+  // Decoders throw their own words; the user needs to know which input was damaged.
+  const wrapped = new Transform({ transform(chunk, _enc, cb) { cb(null, chunk); } });
+  out.on('error', (e: Error) => wrapped.destroy(e instanceof Error && (e as { code?: string }).code === 'IMGPACK' ? e : invalid('corrupt-compression', `${compression} data is corrupt: ${e.message.split('\n')[0]}`, subject)));
+  out.pipe(wrapped);
+  return wrapped;
+}
+
+class ZstdDecompressStream extends Transform {
+  private readonly decoder: import('fzstd').Decompress;
+  private sawInput = false;
+  constructor() {
+    super();
+    const { Decompress } = require('fzstd') as typeof import('fzstd');
+    this.decoder = new Decompress((data) => { this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength)); });
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.sawInput = true;
+      this.decoder.push(chunk);
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
+  }
+  override _flush(cb: TransformCallback): void {
+    try {
+      if (this.sawInput) this.decoder.push(new Uint8Array(0), true);
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
+  }
+}

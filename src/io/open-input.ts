@@ -1,0 +1,116 @@
+/**
+ * Opens an input as a FileTree: a directory as it is; an uncompressed tar file in place (indexed by
+ * seeking); a compressed file or standard input spooled once, decompressed, into $TMPDIR.
+ */
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { fromSystemError, invalid } from '../errors.js';
+import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from './compression.js';
+import { DirTree, TarTree, type FileTree } from './file-tree.js';
+import { looksLikeTar } from './tar-index.js';
+import { registerTemp, spoolDir } from './temp.js';
+
+export interface OpenedInput {
+  tree: FileTree;
+  compression: Compression;
+  /** How the user named it: a path, or `-`. */
+  display: string;
+}
+
+export async function openInput(spec: string): Promise<OpenedInput> {
+  if (spec === '-') return openStream(process.stdin, '-');
+  let st;
+  try {
+    st = await stat(spec);
+  } catch (e) {
+    throw fromSystemError(e, spec);
+  }
+  if (st.isDirectory()) {
+    try {
+      return { tree: await DirTree.open(spec), compression: 'none', display: spec };
+    } catch (e) {
+      throw fromSystemError(e, spec);
+    }
+  }
+  let head: Buffer;
+  try {
+    const fh = await open(spec, 'r');
+    try {
+      head = Buffer.alloc(512);
+      const { bytesRead } = await fh.read(head, 0, 512, 0);
+      head = head.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw fromSystemError(e, spec);
+  }
+  const compression = sniffCompression(head.subarray(0, MAGIC_LENGTH));
+  if (compression === 'none') {
+    if (head.length === 0) throw invalid('not-an-archive', 'not an image archive: the file is empty', spec);
+    if (!looksLikeTar(head)) throw invalid('not-an-archive', 'not an image archive: neither a tar file nor a compressed one', spec);
+    return { tree: await TarTree.open(spec), compression, display: spec };
+  }
+  return openStream(createReadStream(spec), spec, compression);
+}
+
+/** Spools `input` (decompressing it) to a temporary file, then indexes that. */
+async function openStream(input: Readable, display: string, known?: Compression): Promise<OpenedInput> {
+  const { head, stream } = await peek(input, 512);
+  const compression = known ?? sniffCompression(head.subarray(0, MAGIC_LENGTH));
+  if (head.length === 0) throw invalid('not-an-archive', 'not an image archive: the input is empty', display);
+  const spoolPath = join(spoolDir(), `input-${randomBytes(4).toString('hex')}.tar`);
+  const remove = registerTemp(spoolPath);
+  try {
+    await pipeline(decompress(stream, compression, display), createWriteStream(spoolPath));
+  } catch (e) {
+    remove();
+    throw e instanceof Error && e.name === 'ImgpackError' ? e : fromSystemError(e, display);
+  }
+  const first = await readHead(spoolPath);
+  if (!looksLikeTar(first)) {
+    remove();
+    throw invalid('not-an-archive', `not an image archive: ${compression === 'none' ? 'not a tar file' : `the ${compression} data does not hold a tar file`}`, display);
+  }
+  return { tree: await TarTree.open(spoolPath, remove), compression, display };
+}
+
+async function readHead(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(buf, 0, 512, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Reads the first `n` bytes of a stream and gives back a stream that still starts at byte 0. */
+async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const iterator = input[Symbol.asyncIterator]();
+  while (total < n) {
+    const { value, done } = await iterator.next();
+    if (done) break;
+    const buf = Buffer.isBuffer(value) ? value : Buffer.from(value);
+    chunks.push(buf);
+    total += buf.length;
+  }
+  const head = Buffer.concat(chunks);
+  async function* rest() {
+    yield head;
+    for (;;) {
+      const { value, done } = await iterator.next();
+      if (done) return;
+      yield value;
+    }
+  }
+  return { head, stream: Readable.from(rest(), { objectMode: false }) };
+}

@@ -1,0 +1,70 @@
+/**
+ * Temporary files: spooled inputs in $TMPDIR (or --tmpdir) and outputs' temporary names beside
+ * their targets. Every one is registered so that an exit or a signal removes it; nothing partial
+ * is left behind under any name.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+const live = new Set<string>();
+let hooked = false;
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', cleanupAllSync);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      cleanupAllSync();
+      process.kill(process.pid, sig);
+    });
+  }
+}
+
+export function cleanupAllSync(): void {
+  for (const p of live) {
+    try { rmSync(p, { recursive: true, force: true }); } catch { /* best effort at exit */ }
+  }
+  live.clear();
+}
+
+/** Registers a path for removal at exit; returns a function that removes it now. */
+export function registerTemp(path: string): () => void {
+  hookExit();
+  live.add(path);
+  return () => {
+    live.delete(path);
+    rmSync(path, { recursive: true, force: true });
+  };
+}
+
+/** Forgets a temporary path that became a real output (after its rename). */
+export function releaseTemp(path: string): void {
+  live.delete(path);
+}
+
+let dir: string | undefined;
+
+/** A private directory under $TMPDIR for this process's spooled files. */
+export function spoolDir(base = process.env.IMGPACK_TMPDIR || tmpdir()): string {
+  if (!dir) {
+    dir = mkdtempSync(join(base, 'imgpack-'));
+    registerTemp(dir);
+  }
+  return dir;
+}
+
+export function setSpoolBase(base: string): void {
+  dir = mkdtempSync(join(base, 'imgpack-'));
+  registerTemp(dir);
+}
+
+/** A temporary name beside `target`, e.g. `.out.tar.imgpack-1a2b3c.tmp`. */
+export function siblingTempName(target: string): string {
+  const slash = target.lastIndexOf('/');
+  const folder = slash >= 0 ? target.slice(0, slash + 1) : '';
+  const base = slash >= 0 ? target.slice(slash + 1) : target;
+  return `${folder}.${base}.imgpack-${randomBytes(4).toString('hex')}.tmp`;
+}
