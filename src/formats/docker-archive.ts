@@ -144,7 +144,8 @@ export function claimedDigest(path: string): Digest | undefined {
   const blob = /^blobs\/(sha256|sha512)\/([0-9a-f]+)$/.exec(name);
   if (blob && !digestProblem(`${blob[1]}:${blob[2]}`)) return `${blob[1]}:${blob[2]}`;
   const base = name.slice(name.lastIndexOf('/') + 1);
-  const m = /^(?:sha256:)?([0-9a-f]{64})(?:\.json|\.tar|\.tar\.gz|\.tgz)?$/.exec(base);
+  // `<hex>.tar` (skopeo, podman) names the diffID, not the stored bytes: it claims nothing here.
+  const m = /^(?:sha256:)?([0-9a-f]{64})(?:\.json|\.tar\.gz|\.tgz)?$/.exec(base);
   if (m && !name.includes('/')) return `sha256:${m[1]}`;
   return undefined;
 }

@@ -30,7 +30,7 @@ export function digestProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-export function isDigest(value: unknown): value is Digest {
+export function isDigest(value: unknown): boolean {
   return digestProblem(value) === undefined;
 }
 

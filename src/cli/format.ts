@@ -1,0 +1,31 @@
+/** Human formatting shared by commands: sizes as docker prints them, aligned tables. */
+
+/** docker's HumanSize: decimal units, 3 significant digits (`2.06MB`). */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? v : Number(v.toPrecision(3))}${units[i]}`;
+}
+
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join('   ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+export function short(digest: string, n = 12): string {
+  const colon = digest.indexOf(':');
+  return digest.slice(colon + 1, colon + 1 + n);
+}
+
+export function ago(iso: string | null): string {
+  if (!iso) return '-';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  return new Date(t).toISOString().replace(/\.\d+Z$/, 'Z');
+}

@@ -1,0 +1,69 @@
+/**
+ * The command line: commander wiring, one small file per command under commands/, and the one
+ * place that turns errors into a one-line message and an exit code (CLI.md). Nothing below the
+ * CLI prints.
+ */
+import { Command, CommanderError } from 'commander';
+import { ImgpackError } from '../errors.js';
+import { processIo, type Io } from './io.js';
+import type { CommandContext } from './context.js';
+import { VERSION } from '../version.js';
+import * as inspect from './commands/inspect.js';
+import * as verify from './commands/verify.js';
+
+const COMMANDS = [inspect, verify];
+
+export function buildProgram(ctx: CommandContext): Command {
+  const program = new Command('imgpack')
+    .description('Read, verify, convert, merge and split docker save archives and OCI image layouts, without a daemon.')
+    .version(VERSION, '-v, --version')
+    .option('-q, --quiet', 'print only errors')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.io.out(s.replace(/\n$/, '')),
+      writeErr: (s) => ctx.io.err(s.replace(/\n$/, '')),
+      outputError: (s, write) => write(`imgpack: ${s.replace(/^error: /, '').trim()}`),
+    })
+    .addHelpText('after', `
+Exit status: 0 success, 1 the archive or images are at fault, 2 usage or environment.
+
+Examples:
+  imgpack inspect images.tar
+  imgpack verify images.tar && docker load -i images.tar`);
+  program.hook('preAction', (cmd) => {
+    ctx.io.quiet = !!cmd.opts().quiet;
+  });
+  for (const c of COMMANDS) c.register(program, ctx);
+  for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
+  return program;
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let exitCode = 0;
+  const ctx: CommandContext = { io, setExitCode: (c) => { exitCode = c; } };
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (e) {
+    return reportError(e, io);
+  }
+}
+
+export function reportError(e: unknown, io: Io): number {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    return 2; // commander already printed its one line
+  }
+  if (e instanceof ImgpackError) {
+    io.err(`imgpack: ${e.line}`);
+    if (process.env.IMGPACK_DEBUG) io.err(e.stack ?? '');
+    return e.exitCode;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'EPIPE') return 0; // the reader of our output went away (| head)
+  io.err(`imgpack: unexpected error: ${err?.message?.split('\n')[0] ?? String(e)}`);
+  if (process.env.IMGPACK_DEBUG) io.err(err?.stack ?? '');
+  return 1;
+}

@@ -1,0 +1,53 @@
+/**
+ * `--image REF` selection (CLI.md): a reference (normalised as docker does), an image ID prefix
+ * (as in `docker tag 3b9aa7ded38d ...`), or a digest (config or manifest). Names are tried first,
+ * as docker does; an ambiguous prefix lists its candidates.
+ */
+import { invalid } from '../errors.js';
+import type { Catalog, ImageRecord } from '../model/catalog.js';
+import { isDigest, shortId } from '../model/digest.js';
+import { formatPlatform } from '../model/oci.js';
+import { familiarName, normalizeName } from '../model/reference.js';
+
+export function matchImages(catalog: Catalog, ref: string): ImageRecord[] {
+  const images = catalog.images;
+  if (isDigest(ref)) {
+    return images.filter((i) => i.id === ref || i.manifests.some((m) => m.digest === ref));
+  }
+  const full = normalizeName(ref);
+  if (full) {
+    const byName = images.filter((i) => i.repoTags.includes(full));
+    if (byName.length) return byName;
+  }
+  const byRefName = images.filter((i) => i.refNames.includes(ref));
+  if (byRefName.length) return byRefName;
+  const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
+  if (/^[0-9a-f]{1,64}$/.test(hex)) {
+    const byId = images.filter((i) => i.id.startsWith('sha256:' + hex));
+    const ids = new Set(byId.map((i) => i.id));
+    if (ids.size > 1) {
+      throw invalid('ambiguous-image', `image ID prefix ${hex} is ambiguous: ${[...ids].map((id) => shortId(id)).join(', ')}`, ref);
+    }
+    return byId;
+  }
+  return [];
+}
+
+/** The images chosen by every `--image` (all images when none is given), in catalog order. */
+export function selectImages(catalog: Catalog, refs: string[] | undefined, display: string): ImageRecord[] {
+  if (!refs || refs.length === 0) return catalog.images;
+  const chosen = new Set<ImageRecord>();
+  for (const ref of refs) {
+    const found = matchImages(catalog, ref);
+    if (found.length === 0) {
+      throw invalid('no-such-image', `no image in ${display} matches ${ref}`, ref);
+    }
+    for (const i of found) chosen.add(i);
+  }
+  return catalog.images.filter((i) => chosen.has(i));
+}
+
+/** How a human reads an image: its familiar names, or its short ID with its platform. */
+export function describeImage(i: ImageRecord): string {
+  return i.repoTags.length ? i.repoTags.map(familiarName).join(', ') : `${shortId(i.id)} (${formatPlatform(i.platform)})`;
+}
