@@ -170,7 +170,9 @@ async function indexTar(reader: WindowReader, fileSize: number): Promise<TarInde
     pos = realNext;
   }
   if (!sawEndMarker && entries.length > 0 && !problems.some((p) => p.code === 'tar-truncated' || p.code === 'tar-corrupt-header')) {
-    problems.push({ code: 'tar-no-end', severity: 'warning', subject: `offset ${pos}`, message: 'tar archive has no end-of-archive blocks (it may have been cut at a member boundary)' });
+    // Every archive writer ends with two zero blocks; without them the file was most likely cut
+    // at a member boundary, and members after the cut are lost without a trace.
+    problems.push({ code: 'tar-no-end', severity: 'error', subject: `offset ${pos}`, message: 'tar archive has no end-of-archive blocks: it was probably cut short' });
   }
   markDuplicates(entries, problems);
   return { entries, problems, fileSize, sawEndMarker };
