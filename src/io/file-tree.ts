@@ -4,7 +4,7 @@
  * format is read the same way whether it arrived as a tar, a directory, compressed or on stdin.
  * Links are followed inside the tree only: a link that leaves it, or loops, is a problem.
  */
-import { createReadStream, realpathSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, realpathSync } from 'node:fs';
 import { lstat, open, readdir, readlink, realpath } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -36,6 +36,8 @@ export interface FileTree {
   openRange(file: TreeFile, start?: number, end?: number): Readable;
   /** The first `length` bytes of a resolved file. */
   head(file: TreeFile, length: number): Promise<Buffer>;
+  /** The file on disk and the offset where this file's bytes start, for direct reads. */
+  location(file: TreeFile): { path: string; start: number };
   close(): Promise<void>;
 }
 
@@ -91,18 +93,31 @@ export class TarTree implements FileTree {
     return e;
   }
 
+  location(file: TreeFile): { path: string; start: number } {
+    return { path: this.path, start: this.entryOf(file).dataOffset };
+  }
+
   openRange(file: TreeFile, start = 0, end = file.size): Readable {
     const e = this.entryOf(file);
     if (end <= start) return emptyStream();
     return createReadStream(this.path, { start: e.dataOffset + start, end: e.dataOffset + end - 1, highWaterMark: 1 << 20 });
   }
 
+  private fd?: number;
+
   async head(file: TreeFile, length: number): Promise<Buffer> {
     const e = this.entryOf(file);
-    return readAt(this.path, e.dataOffset, Math.min(length, e.size));
+    // Small reads (sniffing, JSON) share one descriptor and read synchronously: thousands of
+    // layers cost one open() and no thread-pool round trips.
+    this.fd ??= openSync(this.path, 'r');
+    const buf = Buffer.alloc(Math.min(length, e.size));
+    const bytesRead = readSync(this.fd, buf, 0, buf.length, e.dataOffset);
+    return buf.subarray(0, bytesRead);
   }
 
   async close(): Promise<void> {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
     this.onClose?.();
   }
 }
@@ -112,6 +127,7 @@ export class DirTree implements FileTree {
   readonly problems: readonly TarIndexProblem[] = [];
   private readonly realRoot: string;
   private listing?: { names: string[]; links: { name: string; type: 'symlink'; target: string }[] };
+  private nameSet = new Set<string>();
   constructor(readonly path: string) {
     this.realRoot = realpathSync(path);
   }
@@ -119,6 +135,7 @@ export class DirTree implements FileTree {
   static async open(path: string): Promise<DirTree> {
     const tree = new DirTree(path);
     tree.listing = await listDir(tree.realRoot);
+    tree.nameSet = new Set(tree.listing.names);
     return tree;
   }
 
@@ -131,7 +148,7 @@ export class DirTree implements FileTree {
   }
 
   exists(name: string): boolean {
-    return this.names().includes(normalizeMemberName(name));
+    return this.nameSet.has(normalizeMemberName(name));
   }
 
   async resolve(name: string): Promise<Resolution> {
@@ -151,6 +168,10 @@ export class DirTree implements FileTree {
     const st = await lstat(real);
     if (!st.isFile()) return { ok: false, reason: 'not-a-file', message: st.isDirectory() ? 'is a directory, not a file' : 'not a regular file' };
     return { ok: true, file: { name: rel, target: inside.split(sep).join('/'), size: st.size } };
+  }
+
+  location(file: TreeFile): { path: string; start: number } {
+    return { path: join(this.realRoot, file.target), start: 0 };
   }
 
   openRange(file: TreeFile, start = 0, end = file.size): Readable {

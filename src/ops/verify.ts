@@ -11,6 +11,7 @@ import { openSource } from '../formats/source.js';
 import type { BlobRef, Findings, Problem } from '../model/catalog.js';
 import { algorithmOf, type DigestAlgorithm } from '../model/digest.js';
 import { runPool } from './pool.js';
+import { HashPool } from '../io/hash-pool.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -61,10 +62,17 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
     byMember.set(ref.member, list);
   }
   let bytes = 0;
-  await runPool([...byMember.entries()], opts.concurrency ?? 3, async ([member, refs]) => {
-    bytes += await checkMember(source, member, refs, findings);
-    opts.onProgress?.({ member, bytes });
-  });
+  const total = await totalSize(source, [...byMember.keys()]);
+  const pool = HashPool.forWork(total);
+  try {
+    await runPool([...byMember.entries()], opts.concurrency ?? 4, async ([member, refs]) => {
+      const checked = await checkMember(source, member, refs, findings, pool);
+      bytes += checked;
+      opts.onProgress?.({ member, bytes });
+    });
+  } finally {
+    await pool.close();
+  }
   return {
     ok: findings.problems.length === 0,
     source: source.display,
@@ -77,7 +85,7 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
   };
 }
 
-async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[], findings: Findings): Promise<number> {
+async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[], findings: Findings, pool: HashPool): Promise<number> {
   const r = await source.tree.resolve(member);
   if (!r.ok) {
     findings.problem('missing-blob', `${member}: ${r.message}`, refs[0].subject);
@@ -86,9 +94,17 @@ async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[
   const algorithms = [...new Set(refs.flatMap((x) => (x.digest ? [algorithmOf(x.digest)] : [])))] as DigestAlgorithm[];
   const wantsContent = refs.some((x) => x.diffId);
   const compression = wantsContent ? sniffCompression(await source.tree.head(r.file, MAGIC_LENGTH)) : undefined;
-  let digests;
+  let digests: { size: number; stored: Partial<Record<string, string>>; content?: string };
   try {
-    digests = await digestStream(source.tree.openRange(r.file), { algorithms, compression, subject: member });
+    if (compression === undefined || compression === 'none' || compression === 'gzip') {
+      // The common case (docker save's uncompressed layers, gzip layers) hashes on every core.
+      const { path, start } = source.tree.location(r.file);
+      const res = await pool.run({ path, start, end: start + r.file.size, algorithms, gzip: compression === 'gzip', contentIsStored: compression === 'none' });
+      if (res.error) throw new Error(res.error);
+      digests = res;
+    } else {
+      digests = await digestStream(source.tree.openRange(r.file), { algorithms, compression, subject: member });
+    }
   } catch (e) {
     const msg = e instanceof ImgpackError ? e.message : (e as Error).message;
     findings.problem('corrupt-layer', `${member}: cannot be read: ${msg}`, refs[0].subject);
@@ -107,6 +123,15 @@ async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[
     }
   }
   return digests.size;
+}
+
+async function totalSize(source: ArchiveSource, members: string[]): Promise<number> {
+  let total = 0;
+  for (const m of members) {
+    const r = await source.tree.resolve(m);
+    if (r.ok) total += r.file.size;
+  }
+  return total;
 }
 
 /** Symlinks and hardlinks of the outer archive must stay inside it and must not loop. */
