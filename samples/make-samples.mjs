@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { buildImage, dockerArchiveEntries, ociEntries, tarBuffer } from '../dist/testing/build.js';
 
-const out = new URL('.', import.meta.url).pathname;
+const out = process.argv[2] ? `${process.argv[2].replace(/\/$/, '')}/` : new URL('.', import.meta.url).pathname;
 const base = { files: { 'etc/os-release': 'ID=imgpack-sample\n', 'bin/hello': '#!/bin/sh\necho hello\n' } };
 
 const baseImage = await buildImage({ names: ['imgpack/base:1'], layers: [base] }, 'docker');
