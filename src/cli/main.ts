@@ -10,8 +10,14 @@ import type { CommandContext } from './context.js';
 import { VERSION } from '../version.js';
 import * as inspect from './commands/inspect.js';
 import * as verify from './commands/verify.js';
+import * as convert from './commands/convert.js';
+import * as merge from './commands/merge.js';
+import * as split from './commands/split.js';
+import * as tag from './commands/tag.js';
+import * as untag from './commands/untag.js';
+import * as retag from './commands/retag.js';
 
-const COMMANDS = [inspect, verify];
+const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag];
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('imgpack')

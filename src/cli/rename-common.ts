@@ -1,0 +1,53 @@
+/** tag, untag and retag: write to -o, or rewrite the source in place, atomically. */
+import { rename, rm } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { usage } from '../errors.js';
+import type { ArchiveSource } from '../formats/source.js';
+import type { PlanRoot } from '../ops/plan.js';
+import { resolveOutput, type ResolvedOutput } from '../ops/write.js';
+import { siblingTempName } from '../io/temp.js';
+import type { CommandContext } from './context.js';
+import { runWrite, withSources, type WriteFlags } from './write-common.js';
+
+export function addRenameOutputOptions(cmd: Command): Command {
+  return cmd
+    .option('-o, --output <path>', 'write the result here; without -o the source is rewritten in place, atomically')
+    .addOption(new Option('--format <format>', 'output format (default: the source\'s)').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']))
+    .option('--compress <none|gzip>', 'wrap the output (default: as the source, or as -o implies)')
+    .addOption(new Option('--layers <policy>', 'layer compression').choices(['keep', 'gzip', 'uncompressed', 'auto']).default('keep'))
+    .option('--json', 'print a JSON report');
+}
+
+/**
+ * Runs a renaming plan. In place: the new archive is written beside the source under a
+ * temporary name and renamed over it only when complete, so a crash or a full disk leaves the
+ * old archive intact.
+ */
+export async function runRename(ctx: CommandContext, spec: string, flags: WriteFlags, plan: (source: ArchiveSource) => { roots: PlanRoot[]; extra?: Record<string, unknown> }): Promise<void> {
+  ctx.io.json = !!flags.json;
+  if (!flags.output && spec === '-') throw usage('usage', 'standard input cannot be rewritten in place: give -o');
+  await withSources([spec], async ([source]) => {
+    const { roots, extra } = plan(source);
+    if (flags.output) {
+      await runWrite(ctx, { roots }, resolveOutput(flags.output, { format: flags.format, compress: flags.compress }), [source], flags, extra);
+      return;
+    }
+    const format = (flags.format as ResolvedOutput['format']) ?? source.format;
+    const compress = (flags.compress as ResolvedOutput['compress']) ?? (source.compression === 'gzip' ? 'gzip' : 'none');
+    if (source.compression !== 'none' && source.compression !== 'gzip' && !flags.compress) {
+      throw usage('unsupported', `the source is ${source.compression}-compressed, which imgpack cannot write; give -o or --compress none|gzip`, spec);
+    }
+    if (format === 'oci-layout') {
+      const temp = siblingTempName(spec.replace(/\/+$/, ''));
+      await runWrite(ctx, { roots }, { target: `${temp}/`, format, compress: 'none' }, [source], { ...flags, output: temp }, { ...extra, inPlace: spec });
+      // A directory cannot be swapped in one rename: old aside, new in, old removed.
+      const old = siblingTempName(spec.replace(/\/+$/, ''));
+      await rename(spec, old);
+      await rename(temp, spec.replace(/\/+$/, ''));
+      await rm(old, { recursive: true, force: true });
+      return;
+    }
+    await runWrite(ctx, { roots }, { target: spec, format, compress }, [], flags, { ...extra, inPlace: spec });
+  });
+}

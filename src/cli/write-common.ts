@@ -1,0 +1,87 @@
+/** Options and reporting shared by every command that writes an archive. */
+import { Option, type Command } from 'commander';
+import { usage } from '../errors.js';
+import { openSource, type ArchiveSource } from '../formats/source.js';
+import type { CopyReport, LayerPolicy } from '../ops/copy.js';
+import type { Plan } from '../ops/plan.js';
+import { refuseOverwritingInput, resolveOutput, writePlan, type ResolvedOutput } from '../ops/write.js';
+import { parsePlatform, type Platform } from '../model/oci.js';
+import { familiarName } from '../model/reference.js';
+import { humanSize, short } from './format.js';
+import { printJson } from './io.js';
+import { collect, type CommandContext } from './context.js';
+
+export interface WriteFlags {
+  output?: string;
+  format?: string;
+  compress?: string;
+  layers?: LayerPolicy;
+  image: string[];
+  platform?: string;
+  allPlatforms?: boolean;
+  json?: boolean;
+}
+
+export function addSelectOptions(cmd: Command): Command {
+  return cmd
+    .option('--image <ref>', 'only this image: name, image ID prefix or digest (repeatable)', collect, [])
+    .option('--platform <os/arch[/variant]>', 'only this platform of multi-platform images')
+    .option('--all-platforms', 'keep every platform (the default)');
+}
+
+export function addOutputOptions(cmd: Command, required = true): Command {
+  const o = required ? cmd.requiredOption('-o, --output <path>', 'output file, DIR/ for an OCI layout, or - for standard output') : cmd.option('-o, --output <path>', 'write here instead of rewriting the source in place');
+  return o
+    .addOption(new Option('--format <format>', 'output format').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']))
+    .option('--compress <none|gzip>', 'wrap the output (-o x.tar.gz implies gzip)')
+    .addOption(new Option('--layers <policy>', 'layer compression: keep, gzip, uncompressed (default: keep, but zstd becomes gzip for docker-archive and hybrid)').choices(['keep', 'gzip', 'uncompressed', 'auto']).default('auto'))
+    .option('--json', 'print a JSON report on standard output');
+}
+
+export function platformOf(flags: WriteFlags): Platform | undefined {
+  if (flags.platform && flags.allPlatforms) throw usage('usage', '--platform and --all-platforms exclude each other');
+  if (!flags.platform) return undefined;
+  if (!/^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/.test(flags.platform)) throw usage('bad-platform', 'a platform is os/arch[/variant], e.g. linux/arm64', flags.platform);
+  return parsePlatform(flags.platform);
+}
+
+/** Opens every source; closes them all when `work` ends, however it ends. */
+export async function withSources<T>(specs: string[], work: (sources: ArchiveSource[]) => Promise<T>): Promise<T> {
+  if (specs.filter((s) => s === '-').length > 1) throw usage('usage', 'standard input can be read only once');
+  const sources: ArchiveSource[] = [];
+  try {
+    for (const s of specs) sources.push(await openSource(s));
+    return await work(sources);
+  } finally {
+    for (const s of sources) await s.close();
+  }
+}
+
+export async function runWrite(ctx: CommandContext, plan: Plan, out: ResolvedOutput, sources: ArchiveSource[], flags: WriteFlags, extra: Record<string, unknown> = {}): Promise<CopyReport> {
+  if (flags.json && out.target === '-') throw usage('usage', '--json needs standard output, which -o - already uses');
+  refuseOverwritingInput(out.target, sources);
+  const report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags) });
+  reportWrite(ctx, report, out, extra);
+  return report;
+}
+
+export function reportWrite(ctx: CommandContext, report: CopyReport, out: ResolvedOutput, extra: Record<string, unknown> = {}): void {
+  for (const c of report.platformChoices) {
+    if (!ctx.io.quiet) ctx.io.err(`${familiarName(c.name)}: ${out.format === 'hybrid' ? "manifest.json's" : 'the'} image is the ${c.platform} one (${short(c.image)}); use --platform to choose`);
+  }
+  for (const m of report.changedManifests) {
+    if (!ctx.io.quiet) ctx.io.err(`note: manifest ${short(m.from)} is now ${short(m.to)} (${m.reason}): pins like image@${m.from.slice(0, 19)}... no longer match`);
+  }
+  if (ctx.io.json) {
+    printJson(ctx.io, { output: out.target, format: out.format, compression: out.compress, ...extra, ...report });
+    return;
+  }
+  if (!ctx.io.quiet) {
+    const where = extra.inPlace ? `${extra.inPlace} in place` : out.target === '-' ? 'standard output' : out.target;
+    ctx.io.err(`${extra.inPlace ? 'Rewrote' : 'Wrote'} ${where} (${out.format}${out.compress !== 'none' ? ', ' + out.compress : ''}): ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsWritten} blobs, ${humanSize(report.bytesWritten)}${report.bytesDeduplicated ? `; deduplication saved ${humanSize(report.bytesDeduplicated)}` : ''}`);
+  }
+}
+
+export function outputOf(flags: WriteFlags): ResolvedOutput {
+  return resolveOutput(flags.output ?? '', { format: flags.format, compress: flags.compress });
+}

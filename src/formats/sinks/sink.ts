@@ -1,0 +1,42 @@
+/**
+ * A sink is an output format: it decides where each blob goes and what metadata files describe
+ * the images, and writes them through a TreeWriter. The copy engine drives every sink the same way:
+ * putBlob for each blob (deduplicated here, by digest), then commit with the roots and entries.
+ */
+import type { Readable } from 'node:stream';
+import type { Descriptor } from '../../model/oci.js';
+
+export type OutputFormat = 'hybrid' | 'docker-archive' | 'oci-archive' | 'oci-layout';
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+  mediaType: string;
+  role: 'layer' | 'config' | 'manifest' | 'index' | 'blob';
+  /** For layers: the chain ID at this position (docker-archive names its layer folders by it). */
+  chainId?: string;
+  parentChainId?: string;
+}
+
+/** One image as docker's manifest.json lists it. */
+export interface DockerEntry {
+  config: string;
+  /** docker's familiar form (`busybox:latest`); null when the image has no name. */
+  repoTags: string[] | null;
+  layers: string[];
+  /** The top layer's id for the legacy `repositories` file. */
+  topLayerId?: string;
+}
+
+export interface Sink {
+  readonly format: OutputFormat;
+  /** Whether manifests and indexes are written (OCI-capable outputs). */
+  readonly writesManifests: boolean;
+  /** Whether docker's manifest.json is written (docker-archive, hybrid). */
+  readonly writesDockerManifest: boolean;
+  /** Writes a blob unless one with the same digest was written; returns its member path. */
+  putBlob(info: BlobInfo, open: () => Buffer | Promise<AsyncIterable<Uint8Array> | Readable | Buffer>): Promise<string>;
+  /** Writes the metadata and makes the output appear. */
+  commit(meta: { index: Descriptor[]; docker: DockerEntry[] }): Promise<void>;
+  abort(): Promise<void>;
+}

@@ -1,0 +1,357 @@
+/**
+ * THE copy engine. Every operation that writes an archive hands it a plan (roots of sources,
+ * with names) and a sink (an output format). It writes each blob once (dedup by digest), checks
+ * every blob's digest and size while it streams (a corrupt input stops the copy and no output
+ * appears), recompresses layers when the policy says so (diffIDs never change, manifests that
+ * change are reported), and writes the metadata the sink's format needs.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createGzip } from 'node:zlib';
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { invalid } from '../errors.js';
+import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from '../io/compression.js';
+import { registerTemp, spoolDir } from '../io/temp.js';
+import { VerifyingStream } from '../io/verifying-stream.js';
+import type { ArchiveSource } from '../formats/source.js';
+import type { DockerEntry, Sink } from '../formats/sinks/sink.js';
+import type { ArtifactRecord, ImageManifest, ImageRecord, IndexRecord, LayerRecord } from '../model/catalog.js';
+import { chainIds, type Digest } from '../model/digest.js';
+import { Annotation, type Descriptor, type Manifest, type Platform } from '../model/oci.js';
+import { layerMediaType, MediaType, type LayerCompression } from '../model/media-types.js';
+import { familiarName } from '../model/reference.js';
+import { dockerImageOf, type Plan, type PlanNode, type PlanRoot } from './plan.js';
+
+export type LayerPolicy = 'auto' | 'keep' | 'gzip' | 'uncompressed';
+
+export interface CopyOptions {
+  layers?: LayerPolicy;
+  platform?: Platform;
+  onProgress?: (e: CopyProgress) => void;
+}
+
+export interface CopyProgress {
+  bytes: number;
+  current: string;
+}
+
+export interface CopyReport {
+  images: number;
+  blobsWritten: number;
+  bytesWritten: number;
+  /** Bytes that were not written again because another image already had the blob. */
+  bytesDeduplicated: number;
+  changedManifests: { from: Digest; to: Digest; reason: string }[];
+  /** Where the output holds one image per name: which platform each name got. */
+  platformChoices: { name: string; image: Digest; platform: string }[];
+}
+
+interface EmittedImage {
+  config: { descriptor: Descriptor; path: string };
+  layers: { descriptor: Descriptor; path: string }[];
+  changed: boolean;
+}
+
+const hex = (d: string) => d.slice(d.indexOf(':') + 1);
+
+export async function copy(plan: Plan, sink: Sink, opts: CopyOptions = {}): Promise<CopyReport> {
+  const engine = new CopyEngine(sink, opts);
+  try {
+    return await engine.run(plan);
+  } catch (e) {
+    await sink.abort();
+    throw e;
+  } finally {
+    engine.cleanup();
+  }
+}
+
+class CopyEngine {
+  private readonly report: CopyReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [] };
+  private readonly written = new Set<string>();
+  private readonly images = new Map<string, EmittedImage>();
+  private readonly manifests = new Map<string, Descriptor>();
+  private readonly layerCache = new Map<string, { descriptor: Descriptor; path: string }>();
+  private readonly temps: (() => void)[] = [];
+
+  constructor(private readonly sink: Sink, private readonly opts: CopyOptions) {}
+
+  cleanup(): void {
+    for (const t of this.temps) t();
+  }
+
+  async run(plan: Plan): Promise<CopyReport> {
+    const index: Descriptor[] = [];
+    const docker: DockerEntry[] = [];
+    const dockerByImage = new Map<string, DockerEntry>();
+    for (const root of plan.roots) {
+      if (this.sink.writesManifests) {
+        const desc = await this.emitNode(root.source, root.node);
+        if (desc) index.push(...descriptorsForNames(desc, root.names));
+      }
+      if (this.sink.writesDockerManifest) {
+        const image = dockerImageOf(root, this.opts.platform);
+        if (!image) continue;
+        if (root.node.kind === 'index') {
+          for (const name of root.names) this.report.platformChoices.push({ name, image: image.id, platform: platformString(image.platform) });
+        }
+        const emitted = await this.emitImage(root.source, image, manifestFor(root, image));
+        let entry = dockerByImage.get(image.id);
+        if (!entry) {
+          entry = { config: emitted.config.path, repoTags: null, layers: emitted.layers.map((l) => l.path), topLayerId: topLayerId(this.sink.format, image, emitted) };
+          dockerByImage.set(image.id, entry);
+          docker.push(entry);
+        }
+        for (const n of root.names) {
+          if (n.includes('@')) continue; // docker rejects digest references in RepoTags
+          entry.repoTags = [...(entry.repoTags ?? []), familiarName(n)].filter((v, i, a) => a.indexOf(v) === i);
+        }
+      }
+    }
+    this.report.images = new Set([...this.images.keys()]).size;
+    await this.sink.commit({ index, docker });
+    return this.report;
+  }
+
+  private async emitNode(source: ArchiveSource, node: PlanNode): Promise<Descriptor | undefined> {
+    if (node.kind === 'manifest') return this.emitManifest(source, node.image, node.manifest);
+    if (node.kind === 'index') return this.emitIndex(source, node.index, node.keep);
+    const artifact = source.catalog.artifacts.find((a) => a.digest === node.descriptor.digest);
+    return artifact ? this.emitArtifact(source, artifact) : undefined;
+  }
+
+  /** Config and layers of one image, each written once; the layer policy may recompress. */
+  private async emitImage(source: ArchiveSource, image: ImageRecord, manifest: ImageManifest): Promise<EmittedImage> {
+    const key = `${source.display}\0${image.id}\0${manifest.digest ?? ''}`;
+    const cached = this.images.get(key);
+    if (cached) return cached;
+    const diffIds = manifest.layers.map((l) => l.diffId ?? l.descriptor.digest);
+    const chain = chainIds(diffIds);
+    const layers: EmittedImage['layers'] = [];
+    let changed = false;
+    for (let i = 0; i < manifest.layers.length; i++) {
+      const out = await this.emitLayer(source, manifest.layers[i], chain[i], chain[i - 1], !manifest.digest);
+      if (out.descriptor.digest !== manifest.layers[i].descriptor.digest || out.descriptor.mediaType !== manifest.layers[i].descriptor.mediaType) changed = true;
+      layers.push(out);
+    }
+    const configDesc = { ...image.config.descriptor };
+    const configPath = await this.put(source, { digest: image.id, size: image.config.raw.length, mediaType: configDesc.mediaType, role: 'config' }, () => image.config.raw);
+    const emitted = { config: { descriptor: configDesc, path: configPath }, layers, changed };
+    this.images.set(key, emitted);
+    return emitted;
+  }
+
+  private async emitManifest(source: ArchiveSource, image: ImageRecord, manifest: ImageManifest): Promise<Descriptor> {
+    const key = `${source.display}\0${manifest.digest ?? image.id}`;
+    const done = this.manifests.get(key);
+    if (done) return done;
+    const emitted = await this.emitImage(source, image, manifest);
+    let raw: Buffer;
+    let mediaType: string;
+    if (manifest.raw && manifest.json && !emitted.changed) {
+      raw = manifest.raw;
+      mediaType = manifest.json.mediaType ?? manifest.mediaType;
+    } else {
+      // A docker-archive image has no manifest: we write the OCI manifest Docker 25+ would.
+      // A recompressed one gets its layers replaced, in its own media-type family.
+      const base: Manifest = manifest.json ?? { schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: image.id, size: image.config.raw.length }, layers: [] };
+      const json: Manifest = { ...base, mediaType: base.mediaType ?? MediaType.ociManifest, config: manifest.json ? base.config : { mediaType: MediaType.ociConfig, digest: image.id, size: image.config.raw.length }, layers: emitted.layers.map((l) => l.descriptor) };
+      raw = Buffer.from(JSON.stringify(json));
+      mediaType = json.mediaType!;
+    }
+    const digest = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+    if (manifest.digest && digest !== manifest.digest) {
+      this.report.changedManifests.push({ from: manifest.digest, to: digest, reason: 'layers recompressed' });
+    }
+    await this.put(source, { digest, size: raw.length, mediaType, role: 'manifest' }, () => raw);
+    const desc: Descriptor = { mediaType, digest, size: raw.length };
+    this.manifests.set(key, desc);
+    return desc;
+  }
+
+  private async emitIndex(source: ArchiveSource, index: IndexRecord, keep: Set<string> | undefined, depth = 0): Promise<Descriptor> {
+    const children: Descriptor[] = [];
+    let changed = false;
+    const imageByManifest = new Map<string, ImageRecord>();
+    for (const img of source.catalog.images) for (const m of img.manifests) if (m.digest) imageByManifest.set(m.digest, img);
+    for (const { descriptor: child, present } of index.children) {
+      const artifact = source.catalog.artifacts.find((a) => a.digest === child.digest);
+      const nested = source.catalog.indexes.find((i) => i.digest === child.digest);
+      const img = imageByManifest.get(child.digest);
+      let out: Descriptor | undefined;
+      if (!present) {
+        out = undefined; // absent platforms are dropped: the output is complete in itself
+      } else if (img) {
+        if (!keep || keep.has(child.digest)) out = await this.emitManifest(source, img, img.manifests.find((m) => m.digest === child.digest)!);
+      } else if (nested && depth < 16) {
+        out = await this.emitIndex(source, nested, keep, depth + 1);
+      } else if (artifact) {
+        if (!keep || (artifact.refersTo && keep.has(artifact.refersTo))) out = await this.emitArtifact(source, artifact);
+      }
+      if (!out) {
+        changed = true;
+        continue;
+      }
+      if (out.digest !== child.digest) changed = true;
+      children.push({ ...child, mediaType: out.mediaType, digest: out.digest, size: out.size });
+    }
+    let raw = index.raw;
+    if (changed) raw = Buffer.from(JSON.stringify({ ...index.json, manifests: children }));
+    const digest = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+    if (digest !== index.digest) this.report.changedManifests.push({ from: index.digest, to: digest, reason: keep ? 'platforms or images selected' : 'children changed or absent' });
+    const mediaType = index.json.mediaType ?? index.mediaType;
+    await this.put(source, { digest, size: raw.length, mediaType, role: 'index' }, () => raw);
+    return { mediaType, digest, size: raw.length };
+  }
+
+  /** Artifacts (attestations, signatures, SBOMs) are copied byte for byte. */
+  private async emitArtifact(source: ArchiveSource, a: ArtifactRecord): Promise<Descriptor> {
+    const blobs = [a.json.config, ...(a.json.layers ?? [])];
+    for (const b of blobs) {
+      if (!source.tree.exists(`blobs/${b.digest.replace(':', '/')}`)) continue; // e.g. the omitted empty config
+      await this.put(source, { digest: b.digest, size: b.size, mediaType: b.mediaType, role: 'blob' }, () => this.openVerified(source, b.digest, b.size));
+    }
+    await this.put(source, { digest: a.digest, size: a.raw.length, mediaType: a.mediaType, role: 'manifest' }, () => a.raw);
+    return { mediaType: a.mediaType, digest: a.digest, size: a.raw.length, ...(a.artifactType ? { artifactType: a.artifactType } : {}) };
+  }
+
+  private async emitLayer(source: ArchiveSource, layer: LayerRecord, chainId: string, parent: string | undefined, synthesized: boolean): Promise<{ descriptor: Descriptor; path: string }> {
+    const d = layer.descriptor;
+    const member = source.memberOf(d.digest);
+    const from = await this.compressionOf(source, member);
+    const to = targetCompression(this.opts.layers ?? 'auto', from, this.sink.format);
+    const key = `${source.display}\0${d.digest}\0${to}`;
+    const cached = this.layerCache.get(key);
+    if (cached) {
+      this.report.bytesDeduplicated += cached.descriptor.size;
+      return cached;
+    }
+    const family = d.mediaType.includes('docker') && !synthesized ? 'docker' : 'oci';
+    let result: { descriptor: Descriptor; path: string };
+    if (to === from) {
+      const descriptor = synthesized ? { mediaType: layerMediaType('oci', from), digest: d.digest, size: d.size } : d;
+      const path = await this.put(source, { digest: d.digest, size: d.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, () => this.openVerified(source, d.digest, d.size, member));
+      result = { descriptor, path };
+    } else {
+      const t = await this.transcode(source, member, d, from, to, layer.diffId);
+      const descriptor: Descriptor = { ...(synthesized ? {} : d), mediaType: layerMediaType(family, to), digest: t.digest, size: t.size };
+      delete descriptor.annotations; // e.g. estargz TOC annotations no longer describe the new bytes
+      if (d.annotations && !synthesized) descriptor.annotations = Object.fromEntries(Object.entries(d.annotations).filter(([k]) => !k.includes('stargz') && !k.includes('uncompressed')));
+      if (descriptor.annotations && Object.keys(descriptor.annotations).length === 0) delete descriptor.annotations;
+      const path = await this.put(source, { digest: t.digest, size: t.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, async () => createReadStream(t.path));
+      result = { descriptor, path };
+    }
+    this.layerCache.set(key, result);
+    return result;
+  }
+
+  private readonly compressionCache = new Map<string, LayerCompression | 'other'>();
+
+  private async compressionOf(source: ArchiveSource, member: string): Promise<LayerCompression> {
+    const key = `${source.display}\0${member}`;
+    let c = this.compressionCache.get(key);
+    if (!c) {
+      const r = await source.tree.resolve(member);
+      if (!r.ok) throw invalid('missing-blob', `${member}: ${r.message}`, source.display);
+      const s = sniffCompression(await source.tree.head(r.file, MAGIC_LENGTH));
+      c = s === 'none' || s === 'gzip' || s === 'zstd' ? s : 'other';
+      this.compressionCache.set(key, c);
+    }
+    if (c === 'other') throw invalid('bad-layer', `${member}: layers compressed with xz or bzip2 cannot be written to an image archive`, source.display);
+    return c;
+  }
+
+  private async openVerified(source: ArchiveSource, digest: string, size: number | undefined, member = source.memberOf(digest)): Promise<Readable> {
+    const input = await source.openMember(member);
+    const check = new VerifyingStream(digest, size, `${source.display}: ${member}`);
+    input.on('error', (e) => check.destroy(e));
+    return input.pipe(check);
+  }
+
+  /** Recompresses a layer into a temporary file, checking its digest and diffID on the way. */
+  private async transcode(source: ArchiveSource, member: string, d: Descriptor, from: Compression, to: LayerCompression, diffId: string | undefined) {
+    const path = join(spoolDir(), `layer-${randomBytes(6).toString('hex')}`);
+    this.temps.push(registerTemp(path));
+    const contentHash = createHash('sha256');
+    const outHash = createHash('sha256');
+    let size = 0;
+    const tapContent = new Transform({ transform(c, _e, cb) { contentHash.update(c); cb(null, c); } });
+    const tapOut = new Transform({ transform(c: Buffer, _e, cb) { outHash.update(c); size += c.length; cb(null, c); } });
+    const compressor = to === 'gzip' ? createGzip({ level: 6 }) : new PassThrough();
+    if (to === 'zstd') throw invalid('unsupported', 'writing zstd layers is not supported; use --layers keep or gzip', member);
+    await pipeline(
+      await this.openVerified(source, d.digest, d.size, member),
+      (input: AsyncIterable<Buffer>) => decompress(toReadable(input), from, `${source.display}: ${member}`),
+      tapContent,
+      compressor,
+      tapOut,
+      createWriteStream(path),
+    );
+    const content = `sha256:${contentHash.digest('hex')}`;
+    if (diffId && content !== diffId) {
+      throw invalid('diffid-mismatch', `layer content has digest ${content}, but the config's diff_id is ${diffId}: the input is corrupt`, `${source.display}: ${member}`);
+    }
+    return { path, digest: `sha256:${outHash.digest('hex')}`, size: (await stat(path)).size || size };
+  }
+
+  private async put(source: ArchiveSource, info: Parameters<Sink['putBlob']>[0], open: Parameters<Sink['putBlob']>[1]): Promise<string> {
+    if (this.written.has(info.digest)) {
+      this.report.bytesDeduplicated += info.size;
+    } else {
+      this.written.add(info.digest);
+      this.report.blobsWritten++;
+      this.report.bytesWritten += info.size;
+      this.opts.onProgress?.({ bytes: this.report.bytesWritten, current: `${source.display}: ${info.digest}` });
+    }
+    return this.sink.putBlob(info, open);
+  }
+}
+
+function toReadable(input: AsyncIterable<Buffer>): Readable {
+  const p = new PassThrough();
+  (async () => {
+    try {
+      for await (const c of input) if (!p.write(c)) await new Promise((r) => p.once('drain', r));
+      p.end();
+    } catch (e) {
+      p.destroy(e as Error);
+    }
+  })();
+  return p;
+}
+
+/** zstd layers become gzip for docker-archive and hybrid outputs: docker 20.10 cannot read zstd. */
+export function targetCompression(policy: LayerPolicy, from: LayerCompression, format: Sink['format']): LayerCompression {
+  if (policy === 'keep') return from;
+  if (policy === 'gzip') return 'gzip';
+  if (policy === 'uncompressed') return 'none';
+  return from === 'zstd' && (format === 'docker-archive' || format === 'hybrid') ? 'gzip' : from;
+}
+
+/** index.json: one descriptor per name, both annotations set to the full reference (CLI.md). */
+function descriptorsForNames(desc: Descriptor, names: string[]): Descriptor[] {
+  if (names.length === 0) return [desc];
+  return names.map((n) => ({ ...desc, annotations: { [Annotation.containerdName]: n, [Annotation.refName]: n } }));
+}
+
+function manifestFor(root: PlanRoot, image: ImageRecord): ImageManifest {
+  if (root.node.kind === 'manifest' && root.node.image === image) return root.node.manifest;
+  return image.manifests[0];
+}
+
+function topLayerId(format: Sink['format'], image: ImageRecord, emitted: EmittedImage): string | undefined {
+  if (emitted.layers.length === 0) return undefined;
+  const last = emitted.layers[emitted.layers.length - 1];
+  // docker-archive: the folder of the top layer; hybrid: the top layer's blob, as Docker 25 writes.
+  return format === 'docker-archive' ? last.path.split('/')[0] : hex(last.descriptor.digest);
+}
+
+function platformString(p: Platform | undefined): string {
+  return p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : 'unknown';
+}
+
