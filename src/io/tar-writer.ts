@@ -50,6 +50,7 @@ export class TarWriter {
   async addStream(name: string, size: number, input: AsyncIterable<Uint8Array>, opts: EntryOptions = {}): Promise<void> {
     let done!: (err?: Error | null) => void;
     const finished = new Promise<void>((resolve, reject) => { done = (err) => (err ? reject(err) : resolve()); });
+    finished.catch(() => {}); // when we abandon the entry, its callback reports that: expected
     const sink = this.pack.entry({ ...this.header(name, opts), size }, (err) => done(err));
     let written = 0;
     try {
@@ -60,8 +61,11 @@ export class TarWriter {
       }
       if (written !== size) throw invalid('size-mismatch', `blob has ${written} bytes, ${size} were expected`, name);
     } catch (e) {
-      sink.destroy(e as Error);
-      this.pack.destroy(e as Error);
+      // The error travels to our caller; the streams are just torn down (an error passed to them
+      // would be emitted a second time, unheard).
+      sink.on('error', () => {});
+      sink.destroy();
+      this.pack.destroy();
       throw e;
     }
     (sink as unknown as { end(): void }).end();

@@ -5,7 +5,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createGzip } from 'node:zlib';
-import { usage } from '../errors.js';
+import { invalid, usage } from '../errors.js';
 import { checkFreeSpace, checkOutputDir, DirWriter, TarFileWriter } from '../io/output.js';
 import { DockerArchiveSink } from '../formats/sinks/docker-archive-sink.js';
 import { LayoutSink } from '../formats/sinks/layout-sink.js';
@@ -95,6 +95,10 @@ export function estimateSize(plan: Plan): number {
 }
 
 export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptions): Promise<CopyReport> {
+  const hasImages = plan.roots.some((r) => r.node.kind !== 'artifact');
+  if (!hasImages && (out.format === 'docker-archive' || plan.roots.length === 0)) {
+    throw invalid('no-images', plan.roots.length ? 'the selection holds only artifacts, which a docker-archive cannot hold' : 'nothing to write: no image was selected', out.target);
+  }
   if (out.format === 'oci-layout') await checkOutputDir(out.target);
   await checkFreeSpace(resolve(out.target), estimateSize(plan));
   return copy(plan, createSink(out), opts);
