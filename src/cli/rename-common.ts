@@ -16,7 +16,8 @@ export function addRenameOutputOptions(cmd: Command): Command {
     .addOption(new Option('--format <format>', 'output format (default: the source\'s)').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']))
     .option('--compress <none|gzip>', 'wrap the output (default: as the source, or as -o implies)')
     .addOption(new Option('--layers <policy>', 'layer compression').choices(['keep', 'gzip', 'uncompressed', 'auto']).default('keep'))
-    .option('--json', 'print a JSON report');
+    .option('--json', 'print a JSON report')
+    .option('--no-space-check', 'do not check the free space of the destination first');
 }
 
 /**

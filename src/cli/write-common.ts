@@ -20,6 +20,7 @@ export interface WriteFlags {
   platform?: string;
   allPlatforms?: boolean;
   json?: boolean;
+  spaceCheck?: boolean;
 }
 
 export function addSelectOptions(cmd: Command): Command {
@@ -35,7 +36,8 @@ export function addOutputOptions(cmd: Command, required = true): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']))
     .option('--compress <none|gzip>', 'wrap the output (-o x.tar.gz implies gzip)')
     .addOption(new Option('--layers <policy>', 'layer compression: keep, gzip, uncompressed (default: keep, but zstd becomes gzip for docker-archive and hybrid)').choices(['keep', 'gzip', 'uncompressed', 'auto']).default('auto'))
-    .option('--json', 'print a JSON report on standard output');
+    .option('--json', 'print a JSON report on standard output')
+    .option('--no-space-check', 'do not check the free space of the destination first');
 }
 
 export function platformOf(flags: WriteFlags): Platform | undefined {
@@ -60,7 +62,7 @@ export async function withSources<T>(specs: string[], work: (sources: ArchiveSou
 export async function runWrite(ctx: CommandContext, plan: Plan, out: ResolvedOutput, sources: ArchiveSource[], flags: WriteFlags, extra: Record<string, unknown> = {}): Promise<CopyReport> {
   if (flags.json && out.target === '-') throw usage('usage', '--json needs standard output, which -o - already uses');
   refuseOverwritingInput(out.target, sources);
-  const report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags) });
+  const report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags), spaceCheck: flags.spaceCheck });
   reportWrite(ctx, report, out, extra);
   return report;
 }

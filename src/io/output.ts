@@ -9,7 +9,7 @@ import { mkdir, open, readdir, rename, rmdir, stat, statfs, symlink, writeFile }
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fromSystemError, usage } from '../errors.js';
+import { fromSystemError, ImgpackError, usage } from '../errors.js';
 import { TarWriter } from './tar-writer.js';
 import { registerTemp, releaseTemp, siblingTempName } from './temp.js';
 
@@ -45,26 +45,33 @@ export class TarFileWriter implements TreeWriter {
     }
     const source = wrap ? wrap(this.tar.stream) : this.tar.stream;
     this.done = pipeline(source, sink, { end: target !== '-' }).catch((e) => {
-      throw fromSystemError(e, target);
+      const err = fromSystemError(e, target);
+      this.tar.fail(err); // unblock whoever is writing an entry: the copy stops with this error
+      throw err;
     });
     this.done.catch(() => {}); // observed in commit/abort
   }
 
   addFile(name: string, data: Buffer): Promise<void> {
-    return this.tar.addBuffer(name, data);
+    return this.tar.addBuffer(name, data).catch(this.blame);
   }
 
   addStream(name: string, size: number, data: AsyncIterable<Uint8Array>): Promise<void> {
-    return this.tar.addStream(name, size, data);
+    return this.tar.addStream(name, size, data).catch(this.blame);
   }
 
   addDirectory(name: string): Promise<void> {
-    return this.tar.addDirectory(name);
+    return this.tar.addDirectory(name).catch(this.blame);
   }
 
   addSymlink(name: string, target: string): Promise<void> {
-    return this.tar.addSymlink(name, target);
+    return this.tar.addSymlink(name, target).catch(this.blame);
   }
+
+  /** Errors of our own making (ImgpackError) pass; a bare system error is the output's. */
+  private readonly blame = (e: unknown): never => {
+    throw e instanceof ImgpackError ? e : fromSystemError(e, this.target);
+  };
 
   async commit(): Promise<void> {
     this.tar.finalize();

@@ -14,7 +14,7 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { invalid } from '../errors.js';
+import { fromSystemError, invalid } from '../errors.js';
 import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from '../io/compression.js';
 import { registerTemp, spoolDir } from '../io/temp.js';
 import { VerifyingStream } from '../io/verifying-stream.js';
@@ -268,8 +268,10 @@ class CopyEngine {
 
   private async openVerified(source: ArchiveSource, digest: string, size: number | undefined, member = source.memberOf(digest)): Promise<Readable> {
     const input = await source.openMember(member);
-    const check = new VerifyingStream(digest, size, `${source.display}: ${member}`);
-    input.on('error', (e) => check.destroy(e));
+    const subject = `${source.display}: ${member}`;
+    const check = new VerifyingStream(digest, size, subject);
+    // A read error names the input, so that it is never mistaken for the output's.
+    input.on('error', (e) => check.destroy(fromSystemError(e, subject)));
     return input.pipe(check);
   }
 

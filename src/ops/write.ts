@@ -94,12 +94,12 @@ export function estimateSize(plan: Plan): number {
   return [...seen.values()].reduce((a, b) => a + b, 0) + 1024 * 1024;
 }
 
-export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptions): Promise<CopyReport> {
+export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean }): Promise<CopyReport> {
   const hasImages = plan.roots.some((r) => r.node.kind !== 'artifact');
   if (!hasImages && (out.format === 'docker-archive' || plan.roots.length === 0)) {
     throw invalid('no-images', plan.roots.length ? 'the selection holds only artifacts, which a docker-archive cannot hold' : 'nothing to write: no image was selected', out.target);
   }
   if (out.format === 'oci-layout') await checkOutputDir(out.target);
-  await checkFreeSpace(resolve(out.target), estimateSize(plan));
+  if (opts.spaceCheck !== false) await checkFreeSpace(resolve(out.target), estimateSize(plan));
   return copy(plan, createSink(out), opts);
 }
