@@ -6,9 +6,8 @@
  * Each layer is a tar holding one random file; image i shares its first layer with image 0.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
-import { TarWriter } from '../dist/io/tar-writer.js';
+import { closeSync, openSync } from 'node:fs';
+import { FdSink, TarWriter } from '../dist/io/tar-writer.js';
 
 const args = process.argv.slice(2);
 const out = args[0];
@@ -33,8 +32,8 @@ function layerTar(payload, name) {
 }
 const sha = (b) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
-const w = new TarWriter();
-const done = pipeline(w.stream, createWriteStream(out));
+const fd = openSync(out, 'w');
+const w = new TarWriter(new FdSink(fd));
 const manifest = [];
 let shared;
 for (let i = 0; i < images; i++) {
@@ -59,6 +58,6 @@ for (let i = 0; i < images; i++) {
   manifest.push({ Config: `${id}.json`, RepoTags: [`bench/image${i}:latest`], Layers: layers });
 }
 await w.addBuffer('manifest.json', JSON.stringify(manifest));
-w.finalize();
-await done;
+await w.finish();
+closeSync(fd);
 console.log(`${out}: ${images} images, ${layerCount} layers of ${layerBytes} bytes`);

@@ -4,7 +4,7 @@
  * format is read the same way whether it arrived as a tar, a directory, compressed or on stdin.
  * Links are followed inside the tree only: a link that leaves it, or loops, is a problem.
  */
-import { closeSync, createReadStream, openSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, read as fsRead, readSync, realpathSync } from 'node:fs';
 import { lstat, open, readdir, readlink, realpath } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -100,7 +100,9 @@ export class TarTree implements FileTree {
   openRange(file: TreeFile, start = 0, end = file.size): Readable {
     const e = this.entryOf(file);
     if (end <= start) return emptyStream();
-    return createReadStream(this.path, { start: e.dataOffset + start, end: e.dataOffset + end - 1, highWaterMark: 1 << 20 });
+    // Thousands of members share one descriptor: no open/close per blob.
+    this.fd ??= openSync(this.path, 'r');
+    return rangeStream(this.fd, e.dataOffset + start, e.dataOffset + end);
   }
 
   private fd?: number;
@@ -176,7 +178,7 @@ export class DirTree implements FileTree {
 
   openRange(file: TreeFile, start = 0, end = file.size): Readable {
     if (end <= start) return emptyStream();
-    return createReadStream(join(this.realRoot, file.target), { start, end: end - 1, highWaterMark: 1 << 20 });
+    return createReadStream(join(this.realRoot, file.target), { start, end: end - 1, highWaterMark: 4 << 20 });
   }
 
   async head(file: TreeFile, length: number): Promise<Buffer> {
@@ -214,6 +216,30 @@ async function readAt(path: string, position: number, length: number): Promise<B
   } finally {
     await fh.close();
   }
+}
+
+const CHUNK = 1 << 20;
+
+/** Reads [start, end) of an open file with positional reads; the descriptor stays open. */
+function rangeStream(fd: number, start: number, end: number): Readable {
+  let pos = start;
+  return new Readable({
+    highWaterMark: 4 * CHUNK,
+    read() {
+      const length = Math.min(CHUNK, end - pos);
+      if (length <= 0) {
+        this.push(null);
+        return;
+      }
+      const buf = Buffer.allocUnsafe(length);
+      fsRead(fd, buf, 0, length, pos, (err, n) => {
+        if (err) return this.destroy(err);
+        if (n === 0) return this.destroy(Object.assign(new Error('unexpected end of file'), { code: 'EIO' }));
+        pos += n;
+        this.push(n === length ? buf : buf.subarray(0, n));
+      });
+    },
+  });
 }
 
 function emptyStream(): Readable {

@@ -4,13 +4,14 @@
  * complete). Nothing appears under the final name until the output is whole; an abort removes the
  * temporary; an interrupt or exit removes it too (io/temp.ts).
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rmdir, stat, statfs, symlink, writeFile } from 'node:fs/promises';
+import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, writeFileSync, type WriteStream } from 'node:fs';
+import { open, readdir, rename, rmdir, stat, statfs, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Transform, Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import { fromSystemError, ImgpackError, usage } from '../errors.js';
-import { TarWriter } from './tar-writer.js';
+import { FdSink, StreamSink, TarWriter } from './tar-writer.js';
+import type { FileRange } from '../formats/sinks/sink.js';
 import { registerTemp, releaseTemp, siblingTempName } from './temp.js';
 
 /** The members of an output, written in the order given (which must be deterministic). */
@@ -18,6 +19,7 @@ export interface TreeWriter {
   readonly kind: 'tar' | 'dir';
   addFile(name: string, data: Buffer): Promise<void>;
   addStream(name: string, size: number, data: AsyncIterable<Uint8Array>): Promise<void>;
+  addRange(name: string, range: FileRange): Promise<void>;
   addDirectory(name: string): Promise<void>;
   addSymlink(name: string, target: string): Promise<void>;
   /** Makes the output appear under its final name. */
@@ -28,28 +30,37 @@ export interface TreeWriter {
 
 export class TarFileWriter implements TreeWriter {
   readonly kind = 'tar';
-  private readonly tar = new TarWriter();
-  private readonly done: Promise<void>;
-  private readonly removeTemp?: () => void;
+  private readonly tar: TarWriter;
   private readonly temp?: string;
+  private readonly removeTemp?: () => void;
+  private fd?: number;
+  /** The stream stages after the tar (gzip, a file or stdout), when there are any. */
+  private readonly streamed?: { head: Writable; done: Promise<void> };
 
-  /** `target` is a file path, or '-' for standard output. */
-  constructor(private readonly target: string, wrap?: (tar: Readable) => Readable) {
-    let sink: NodeJS.WritableStream;
-    if (target === '-') {
-      sink = process.stdout;
-    } else {
+  /** `target` is a file path, or '-' for standard output; `wrap` adds a compressor. */
+  constructor(private readonly target: string, wrap?: () => Transform) {
+    if (target !== '-') {
       this.temp = siblingTempName(target);
       this.removeTemp = registerTemp(this.temp);
-      sink = createWriteStream(this.temp, { flags: 'wx' });
+      try {
+        this.fd = openSync(this.temp, 'wx');
+      } catch (e) {
+        this.removeTemp();
+        throw fromSystemError(e, target);
+      }
     }
-    const source = wrap ? wrap(this.tar.stream) : this.tar.stream;
-    this.done = pipeline(source, sink, { end: target !== '-' }).catch((e) => {
-      const err = fromSystemError(e, target);
-      this.tar.fail(err); // unblock whoever is writing an entry: the copy stops with this error
-      throw err;
-    });
-    this.done.catch(() => {}); // observed in commit/abort
+    if (!wrap && this.fd !== undefined) {
+      // The fast path: synchronous writes to the file, no stream between a blob and the disk.
+      this.tar = new TarWriter(new FdSink(this.fd));
+      return;
+    }
+    const dest: Writable = this.fd !== undefined ? createWriteStream('', { fd: this.fd, autoClose: false, highWaterMark: 4 << 20 }) : process.stdout;
+    const compressor = wrap?.();
+    const head: Writable = compressor ?? dest;
+    const done = compressor ? pipeline(compressor, dest, { end: target !== '-' }) : finished(dest);
+    done.catch(() => {}); // observed in commit and in writes
+    this.streamed = { head, done };
+    this.tar = new TarWriter(new StreamSink(head));
   }
 
   addFile(name: string, data: Buffer): Promise<void> {
@@ -58,6 +69,10 @@ export class TarFileWriter implements TreeWriter {
 
   addStream(name: string, size: number, data: AsyncIterable<Uint8Array>): Promise<void> {
     return this.tar.addStream(name, size, data).catch(this.blame);
+  }
+
+  addRange(name: string, range: FileRange): Promise<void> {
+    return this.tar.addRange(name, range).catch(this.blame);
   }
 
   addDirectory(name: string): Promise<void> {
@@ -74,25 +89,35 @@ export class TarFileWriter implements TreeWriter {
   };
 
   async commit(): Promise<void> {
-    this.tar.finalize();
-    await this.done;
-    if (!this.temp) return;
     try {
-      const fh = await open(this.temp, 'r+');
-      await fh.sync();
-      await fh.close();
+      await this.tar.finish();
+      if (this.streamed) {
+        if (this.streamed.head !== process.stdout) {
+          this.streamed.head.end();
+          await this.streamed.done;
+        }
+        if (this.target === '-') await new Promise<void>((r) => (process.stdout.writableNeedDrain ? process.stdout.once('drain', () => r()) : r()));
+      }
+      if (this.fd === undefined || !this.temp) return;
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = undefined;
       await rename(this.temp, this.target);
       releaseTemp(this.temp);
       await syncDir(dirname(resolve(this.target)));
     } catch (e) {
-      this.removeTemp?.();
-      throw fromSystemError(e, this.target);
+      await this.abort();
+      throw e instanceof ImgpackError ? e : fromSystemError(e, this.target);
     }
   }
 
   async abort(): Promise<void> {
-    this.tar.pack.destroy();
-    await this.done.catch(() => {});
+    if (this.streamed && this.streamed.head !== process.stdout) this.streamed.head.destroy();
+    await this.streamed?.done.catch(() => {});
+    if (this.fd !== undefined) {
+      try { closeSync(this.fd); } catch { /* already closed */ }
+      this.fd = undefined;
+    }
     this.removeTemp?.();
   }
 }
@@ -110,14 +135,14 @@ export class DirWriter implements TreeWriter {
 
   private async ensureDir(path: string): Promise<void> {
     if (this.created.has(path)) return;
-    await mkdir(path, { recursive: true });
+    mkdirSync(path, { recursive: true });
     this.created.add(path);
   }
 
   async addFile(name: string, data: Buffer): Promise<void> {
     const p = join(this.temp, name);
     await this.ensureDir(dirname(p));
-    await writeFile(p, data, { flag: 'wx' });
+    writeFileSync(p, data, { flag: 'wx' });
   }
 
   async addStream(name: string, size: number, data: AsyncIterable<Uint8Array>): Promise<void> {
@@ -132,6 +157,18 @@ export class DirWriter implements TreeWriter {
       }
     }, out);
     if (written !== size) throw usage('size-mismatch', `wrote ${written} bytes, expected ${size}`, name);
+  }
+
+  async addRange(name: string, range: FileRange): Promise<void> {
+    const p = join(this.temp, name);
+    await this.ensureDir(dirname(p));
+    // Synchronous positional copy, as for tar files: no round trips per chunk.
+    const fd = openSync(p, 'wx');
+    try {
+      await new TarWriter(new FdSink(fd)).copyRange(range);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   async addDirectory(name: string): Promise<void> {

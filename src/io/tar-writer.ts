@@ -1,10 +1,12 @@
 /**
- * A deterministic tar writer over tar-stream: fixed mtimes, owners and modes unless asked, PAX
- * for long names and base-256 for sizes >= 8 GiB (tar-stream does both). Blob streams are
- * written with backpressure, so memory stays bounded whatever their size.
+ * A deterministic tar writer: ustar headers, PAX records for long or non-ASCII names and for
+ * sizes of 8 GiB and more (with a base-256 size field too, for readers that skip PAX), fixed
+ * mtimes, owners and modes unless asked. It writes to a ByteSink: a file descriptor with
+ * synchronous writes (the fast path: no stream machinery between a blob and the disk), a
+ * writable stream with backpressure (standard output, a gzip wrapper), or memory (tests).
  */
-import { pack, type Pack } from 'tar-stream';
-import type { Readable } from 'node:stream';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { invalid } from '../errors.js';
 
 export interface EntryOptions {
@@ -14,95 +16,236 @@ export interface EntryOptions {
   gid?: number;
 }
 
-const EPOCH = new Date(0);
+export interface ByteRange {
+  path: string;
+  start: number;
+  length: number;
+  tap?: (chunk: Buffer) => void;
+  done?: () => void;
+}
+
+/** Where the bytes of the tar go. */
+export interface ByteSink {
+  write(buf: Buffer): void | Promise<void>;
+}
+
+const BLOCK = 512;
+const ZEROS = Buffer.alloc(BLOCK * 2);
+const MAX_OCTAL_SIZE = 0o77777777777;
+const COPY_CHUNK = 4 << 20;
+
+export class FdSink implements ByteSink {
+  constructor(private readonly fd: number) {}
+  write(buf: Buffer): void {
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+  }
+}
+
+export class StreamSink implements ByteSink {
+  constructor(private readonly stream: Writable) {}
+  write(buf: Buffer): void | Promise<void> {
+    if (this.stream.destroyed) throw this.stream.errored ?? new Error('output closed');
+    if (this.stream.write(buf)) return;
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        this.stream.off('drain', onDrain);
+        this.stream.off('error', done);
+        this.stream.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      const onClose = () => done(this.stream.errored ?? new Error('output closed'));
+      this.stream.once('drain', onDrain);
+      this.stream.once('error', done);
+      this.stream.once('close', onClose);
+    });
+  }
+}
+
+export class MemorySink implements ByteSink {
+  readonly chunks: Buffer[] = [];
+  write(buf: Buffer): void {
+    this.chunks.push(Buffer.from(buf));
+  }
+  toBuffer(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
 
 export class TarWriter {
-  readonly pack: Pack = pack();
   /** Bytes of content written, for progress and for checks against expectations. */
   bytesWritten = 0;
 
-  /** The tar as a stream: pipe it somewhere before writing entries. */
-  get stream(): Readable {
-    return this.pack as unknown as Readable;
-  }
+  constructor(private readonly sink: ByteSink) {}
 
-  addBuffer(name: string, data: Uint8Array | string, opts: EntryOptions = {}): Promise<void> {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+  async addBuffer(name: string, data: Uint8Array | string, opts: EntryOptions = {}): Promise<void> {
+    const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    await this.sink.write(encodeHeader({ name, size: buf.length, type: '0', ...opts }));
+    await this.sink.write(buf);
+    await this.pad(buf.length);
     this.bytesWritten += buf.length;
-    return this.guard((cb) => this.pack.entry({ ...this.header(name, opts), size: buf.length }, buf, cb));
   }
 
-  addDirectory(name: string, opts: EntryOptions = {}): Promise<void> {
-    return this.guard((cb) => this.pack.entry({ ...this.header(name, { mode: 0o755, ...opts }), type: 'directory' }, cb));
+  async addDirectory(name: string, opts: EntryOptions = {}): Promise<void> {
+    await this.sink.write(encodeHeader({ name: name.endsWith('/') ? name : `${name}/`, size: 0, type: '5', mode: 0o755, ...opts }));
   }
 
-  addSymlink(name: string, target: string, opts: EntryOptions = {}): Promise<void> {
-    return this.guard((cb) => this.pack.entry({ ...this.header(name, { mode: 0o777, ...opts }), type: 'symlink', linkname: target }, cb));
-  }
-
-  /** Runs one entry write; settles with the destination's failure if that comes first. */
-  private guard(start: (cb: (err?: Error | null) => void) => void): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.failure) return reject(this.failure);
-      this.waiters.push(reject);
-      start((err) => (err ? reject(this.failure ?? err) : resolve()));
-    });
+  async addSymlink(name: string, target: string, opts: EntryOptions = {}): Promise<void> {
+    await this.sink.write(encodeHeader({ name, size: 0, type: '2', linkname: target, mode: 0o777, ...opts }));
   }
 
   /** Streams `size` bytes of `input` into one member; fewer or more bytes is an error. */
   async addStream(name: string, size: number, input: AsyncIterable<Uint8Array>, opts: EntryOptions = {}): Promise<void> {
-    if (this.failure) throw this.failure;
-    let done!: (err?: Error | null) => void;
-    const finished = new Promise<void>((resolve, reject) => { done = (err) => (err ? reject(this.failure ?? err) : resolve()); });
-    finished.catch(() => {}); // when we abandon the entry, its callback reports that: expected
-    const sink = this.pack.entry({ ...this.header(name, opts), size }, (err) => done(err));
-    // A destination failure tears the pack down and every open entry with it; the failure
-    // reaches our caller through `fail`, so the entry's own echo of it is not news.
-    sink.on('error', () => {});
+    await this.sink.write(encodeHeader({ name, size, type: '0', ...opts }));
     let written = 0;
-    try {
-      for await (const chunk of input) {
-        written += chunk.length;
-        if (written > size) throw invalid('size-mismatch', `blob is larger than the ${size} bytes expected`, name);
-        if (!sink.write(chunk)) await this.drained(sink);
-      }
-      if (written !== size) throw invalid('size-mismatch', `blob has ${written} bytes, ${size} were expected`, name);
-    } catch (e) {
-      // The error travels to our caller; the streams are just torn down.
-      sink.destroy();
-      this.pack.destroy();
-      throw this.failure ?? e;
+    for await (const chunk of input) {
+      written += chunk.length;
+      if (written > size) throw invalid('size-mismatch', `blob is larger than the ${size} bytes expected`, name);
+      await this.sink.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     }
-    (sink as unknown as { end(): void }).end();
-    this.bytesWritten += written;
-    await finished;
+    if (written !== size) throw invalid('size-mismatch', `blob has ${written} bytes, ${size} were expected`, name);
+    await this.pad(size);
+    this.bytesWritten += size;
   }
 
-  /** Waits for room in the entry, or fails when the archive was torn down (output error). */
-  private drained(sink: { once(e: string, f: () => void): unknown }): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.failure) return reject(this.failure);
-      sink.once('drain', () => resolve());
-      sink.once('close', () => (this.failure ? reject(this.failure) : resolve()));
-      this.waiters.push(reject);
-    });
+  /**
+   * Copies a byte range of a file into one member with positional reads. To a file (FdSink)
+   * one buffer is reused: each chunk is written before the next is read.
+   */
+  async addRange(name: string, range: ByteRange): Promise<void> {
+    await this.sink.write(encodeHeader({ name, size: range.length, type: '0' }));
+    await this.copyRange(range, name);
+    await this.pad(range.length);
+    this.bytesWritten += range.length;
   }
 
-  private failure?: Error;
-  private waiters: ((e: Error) => void)[] = [];
-
-  /** The destination failed (disk full...): every pending and later write fails with `err`. */
-  fail(err: Error): void {
-    this.failure ??= err;
-    for (const w of this.waiters.splice(0)) w(this.failure);
-    this.pack.destroy();
+  /** The bytes of a file range, as they are, to the sink (no header). */
+  async copyRange(range: ByteRange, name = range.path): Promise<void> {
+    const reuse = this.sink instanceof FdSink;
+    const fd = openSync(range.path, 'r');
+    try {
+      let pos = range.start;
+      const end = range.start + range.length;
+      let buf = reuse ? (this.copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK)) : Buffer.allocUnsafe(COPY_CHUNK);
+      while (pos < end) {
+        if (!reuse) buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, end - pos));
+        const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
+        if (n === 0) throw invalid('truncated', `input ends ${end - pos} bytes early`, name);
+        const chunk = buf.subarray(0, n);
+        range.tap?.(chunk);
+        await this.sink.write(chunk);
+        pos += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    range.done?.();
   }
 
-  finalize(): void {
-    this.pack.finalize();
+  private copyBuffer?: Buffer;
+
+  /** The two zero blocks that end an archive. */
+  async finish(): Promise<void> {
+    await this.sink.write(ZEROS);
   }
 
-  private header(name: string, opts: EntryOptions) {
-    return { name, mode: opts.mode ?? 0o644, mtime: opts.mtime ?? EPOCH, uid: opts.uid ?? 0, gid: opts.gid ?? 0, uname: '', gname: '' };
+  private async pad(size: number): Promise<void> {
+    const rest = size % BLOCK;
+    if (rest) await this.sink.write(ZEROS.subarray(0, BLOCK - rest));
   }
+}
+
+interface HeaderFields extends EntryOptions {
+  name: string;
+  size: number;
+  type: '0' | '2' | '5' | 'x';
+  linkname?: string;
+}
+
+/** The header block(s) of one member: a PAX block first when ustar cannot say it all. */
+export function encodeHeader(h: HeaderFields): Buffer {
+  const pax: Record<string, string> = {};
+  let name = h.name;
+  let prefix = '';
+  if (!fitsUstar(name, 100)) {
+    const split = splitForPrefix(name);
+    if (split) [prefix, name] = split;
+    else {
+      pax.path = h.name;
+      name = asciiTail(h.name, 100);
+    }
+  }
+  let linkname = h.linkname ?? '';
+  if (!fitsUstar(linkname, 100)) {
+    pax.linkpath = linkname;
+    linkname = asciiTail(linkname, 100);
+  }
+  if (h.size > MAX_OCTAL_SIZE) pax.size = String(h.size);
+  const block = Buffer.alloc(BLOCK);
+  block.write(name, 0, 100, 'utf8');
+  writeOctal(block, 100, 8, h.mode ?? 0o644);
+  writeOctal(block, 108, 8, h.uid ?? 0);
+  writeOctal(block, 116, 8, h.gid ?? 0);
+  if (h.size > MAX_OCTAL_SIZE) writeBase256(block, 124, 12, h.size);
+  else writeOctal(block, 124, 12, h.size);
+  writeOctal(block, 136, 12, Math.floor((h.mtime?.getTime() ?? 0) / 1000));
+  block.write(h.type, 156, 1, 'latin1');
+  block.write(linkname, 157, 100, 'utf8');
+  block.write('ustar\u000000', 257, 8, 'latin1');
+  block.write(prefix, 345, 155, 'utf8');
+  writeChecksum(block);
+  if (Object.keys(pax).length === 0) return block;
+  const records = Buffer.from(Object.entries(pax).map(([k, v]) => paxRecord(k, v)).join(''), 'utf8');
+  const paxHeader = encodeHeader({ name: asciiTail(`PaxHeaders/${h.name.split('/').pop()}`, 100), size: records.length, type: 'x' });
+  const padded = Buffer.alloc(Math.ceil(records.length / BLOCK) * BLOCK);
+  records.copy(padded);
+  return Buffer.concat([paxHeader, padded, block]);
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let len = Buffer.byteLength(body) + 1;
+  while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
+  return `${len}${body}`;
+}
+
+function fitsUstar(s: string, max: number): boolean {
+  return Buffer.byteLength(s) <= max && /^[\x20-\x7e]*$/.test(s);
+}
+
+function splitForPrefix(name: string): [string, string] | undefined {
+  if (!fitsUstar(name, 256)) return undefined;
+  for (let i = name.indexOf('/'); i >= 0; i = name.indexOf('/', i + 1)) {
+    const prefix = name.slice(0, i);
+    const rest = name.slice(i + 1);
+    if (prefix.length <= 155 && rest.length <= 100 && rest.length > 0) return [prefix, rest];
+  }
+  return undefined;
+}
+
+function asciiTail(s: string, max: number): string {
+  const ascii = s.replace(/[^\x20-\x7e]/g, '_');
+  return ascii.length > max ? ascii.slice(ascii.length - max) : ascii;
+}
+
+function writeOctal(buf: Buffer, off: number, len: number, value: number): void {
+  buf.write(value.toString(8).padStart(len - 1, '0') + '\0', off, len, 'latin1');
+}
+
+function writeBase256(buf: Buffer, off: number, len: number, value: number): void {
+  let v = BigInt(value);
+  for (let i = off + len - 1; i > off; i--) {
+    buf[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  buf[off] = 0x80;
+}
+
+function writeChecksum(block: Buffer): void {
+  block.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += block[i];
+  block.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
 }

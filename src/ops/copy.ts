@@ -19,9 +19,9 @@ import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from '..
 import { registerTemp, spoolDir } from '../io/temp.js';
 import { VerifyingStream } from '../io/verifying-stream.js';
 import type { ArchiveSource } from '../formats/source.js';
-import type { DockerEntry, Sink } from '../formats/sinks/sink.js';
+import type { DockerEntry, FileRange, Sink } from '../formats/sinks/sink.js';
 import type { ArtifactRecord, ImageManifest, ImageRecord, IndexRecord, LayerRecord } from '../model/catalog.js';
-import { chainIds, type Digest } from '../model/digest.js';
+import { algorithmOf, chainIds, type Digest } from '../model/digest.js';
 import { Annotation, type Descriptor, type Manifest, type Platform } from '../model/oci.js';
 import { layerMediaType, MediaType, type LayerCompression } from '../model/media-types.js';
 import { familiarName } from '../model/reference.js';
@@ -266,7 +266,26 @@ class CopyEngine {
     return c;
   }
 
-  private async openVerified(source: ArchiveSource, digest: string, size: number | undefined, member = source.memberOf(digest)): Promise<Readable> {
+  /** The blob's bytes as a file range whose digest and size are checked as they pass. */
+  private async openVerified(source: ArchiveSource, digest: string, size: number | undefined, member = source.memberOf(digest)): Promise<FileRange> {
+    const r = await source.tree.resolve(member);
+    if (!r.ok) throw invalid('missing-blob', `${member}: ${r.message}`, source.display);
+    const subject = `${source.display}: ${member}`;
+    if (size !== undefined && r.file.size !== size) throw invalid('size-mismatch', `blob is ${r.file.size} bytes but its descriptor says ${size}`, subject);
+    const { path, start } = source.tree.location(r.file);
+    const hash = createHash(algorithmOf(digest));
+    return {
+      kind: 'range', path, start, length: r.file.size,
+      tap: (chunk) => hash.update(chunk),
+      done: () => {
+        const actual = `${algorithmOf(digest)}:${hash.digest('hex')}`;
+        if (actual !== digest) throw invalid('digest-mismatch', `blob content has digest ${actual}, not ${digest}: the input is corrupt`, subject);
+      },
+    };
+  }
+
+  /** The same check as a stream, for recompression. */
+  private async verifiedStream(source: ArchiveSource, digest: string, size: number | undefined, member: string): Promise<Readable> {
     const input = await source.openMember(member);
     const subject = `${source.display}: ${member}`;
     const check = new VerifyingStream(digest, size, subject);
@@ -287,7 +306,7 @@ class CopyEngine {
     const compressor = to === 'gzip' ? createGzip({ level: 6 }) : new PassThrough();
     if (to === 'zstd') throw invalid('unsupported', 'writing zstd layers is not supported; use --layers keep or gzip', member);
     await pipeline(
-      await this.openVerified(source, d.digest, d.size, member),
+      await this.verifiedStream(source, d.digest, d.size, member),
       (input: AsyncIterable<Buffer>) => decompress(toReadable(input), from, `${source.display}: ${member}`),
       tapContent,
       compressor,

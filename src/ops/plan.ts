@@ -191,10 +191,14 @@ export function mergeRoots(groups: PlanRoot[][], prefer?: 'first' | 'last'): Pla
   return prefer === 'last' ? out.reverse() : out;
 }
 
-/** What makes two roots the same content: the manifest or index digest, or the image ID. */
+/**
+ * What makes two roots the same: the image ID for an image (a docker-archive entry and the OCI
+ * manifest of the same config are one image, whatever the layers' compression), the digest
+ * for an index or an artifact.
+ */
 export function rootKey(r: PlanRoot): string {
   const n = r.node;
-  if (n.kind === 'manifest') return n.manifest.digest ?? n.image.id;
+  if (n.kind === 'manifest') return n.image.id;
   if (n.kind === 'index') return n.index.digest + (n.keep ? `/${[...n.keep].sort().join(',')}` : '');
   return n.descriptor.digest;
 }

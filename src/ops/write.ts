@@ -75,7 +75,7 @@ export function refuseOverwritingInput(target: string, sources: ArchiveSource[])
 export function createSink(out: ResolvedOutput): Sink {
   const writer = out.format === 'oci-layout'
     ? new DirWriter(out.target)
-    : new TarFileWriter(out.target, out.compress === 'gzip' ? (tar) => tar.pipe(createGzip({ level: 6 })) : undefined);
+    : new TarFileWriter(out.target, out.compress === 'gzip' ? () => createGzip({ level: 6 }) : undefined);
   return out.format === 'docker-archive' ? new DockerArchiveSink(writer) : new LayoutSink(out.format, writer);
 }
 

@@ -5,7 +5,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { TarWriter } from '../io/tar-writer.js';
+import { MemorySink, TarWriter } from '../io/tar-writer.js';
 import { MediaType } from '../model/media-types.js';
 import { formatFamiliar, parseReference } from '../model/reference.js';
 
@@ -47,21 +47,15 @@ export function sha256(data: Uint8Array | string): string {
 }
 
 export async function tarBuffer(entries: Entry[]): Promise<Buffer> {
-  const w = new TarWriter();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    w.stream.on('data', (c: Buffer) => chunks.push(c));
-    w.stream.on('end', resolve);
-    w.stream.on('error', reject);
-  });
+  const sink = new MemorySink();
+  const w = new TarWriter(sink);
   for (const e of entries) {
     if ('data' in e) await w.addBuffer(e.name, e.data, { mode: e.mode });
     else if ('symlink' in e) await w.addSymlink(e.name, e.symlink);
     else await w.addDirectory(e.name);
   }
-  w.finalize();
-  await done;
-  return Buffer.concat(chunks);
+  await w.finish();
+  return sink.toBuffer();
 }
 
 export async function buildLayer(files: Record<string, string>): Promise<Buffer> {

@@ -194,3 +194,14 @@ describe('tag, untag, retag', () => {
     expect(statSync(archiveA).size).toBeGreaterThan(0);
   });
 });
+
+describe('merge of the same image from different layouts', () => {
+  it('is one image, not a name conflict', async () => {
+    const hybrid = join(dir, 'same-as-a.tar');
+    expect((await runCli('convert', archiveA, '-o', hybrid)).code).toBe(0);
+    const out = join(dir, 'same-merged.tar');
+    const r = await runCli('merge', archiveA, hybrid, '-o', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await ids(out)).toEqual([[a.config.digest, ['docker.io/library/busybox:latest', 'docker.io/library/mybusybox:1']]]);
+  });
+});

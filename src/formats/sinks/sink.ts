@@ -6,6 +6,22 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../../model/oci.js';
 
+/**
+ * A blob's bytes: in memory, a stream, or a byte range of a file on disk (the fast path: copied
+ * with positional reads, each chunk shown to `tap` (hashing) and `done` called at the end, which
+ * throws when what passed was not what was expected).
+ */
+export type BlobBytes = Buffer | Readable | AsyncIterable<Uint8Array> | FileRange;
+
+export interface FileRange {
+  kind: 'range';
+  path: string;
+  start: number;
+  length: number;
+  tap?: (chunk: Buffer) => void;
+  done?: () => void;
+}
+
 export type OutputFormat = 'hybrid' | 'docker-archive' | 'oci-archive' | 'oci-layout';
 
 export interface BlobInfo {
@@ -35,7 +51,7 @@ export interface Sink {
   /** Whether docker's manifest.json is written (docker-archive, hybrid). */
   readonly writesDockerManifest: boolean;
   /** Writes a blob unless one with the same digest was written; returns its member path. */
-  putBlob(info: BlobInfo, open: () => Buffer | Promise<AsyncIterable<Uint8Array> | Readable | Buffer>): Promise<string>;
+  putBlob(info: BlobInfo, open: () => BlobBytes | Promise<BlobBytes>): Promise<string>;
   /** Writes the metadata and makes the output appear. */
   commit(meta: { index: Descriptor[]; docker: DockerEntry[] }): Promise<void>;
   abort(): Promise<void>;
