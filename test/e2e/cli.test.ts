@@ -110,3 +110,15 @@ describe('the command line', () => {
     expect(r.status, r.stderr.toString()).toBe(0);
   });
 });
+
+describe('writing to standard output', () => {
+  it('convert -o - streams a loadable archive', () => {
+    const cwd = new URL('.', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bin-src.ts', 'convert', archive, '-o', '-'], { cwd, maxBuffer: 1 << 26 });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    const back = writeTemp(dir, 'from-stdout.tar', r.stdout);
+    const again = spawnSync(process.execPath, ['--import', 'tsx', 'bin-src.ts', 'verify', back, '--json'], { cwd });
+    expect(JSON.parse(again.stdout.toString())).toMatchObject({ ok: true, format: 'hybrid', images: 2 });
+    expect(r.stderr.toString()).toMatch(/^Wrote standard output \(hybrid\)/);
+  });
+});

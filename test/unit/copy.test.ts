@@ -205,3 +205,43 @@ describe('merge of the same image from different layouts', () => {
     expect(await ids(out)).toEqual([[a.config.digest, ['docker.io/library/busybox:latest', 'docker.io/library/mybusybox:1']]]);
   });
 });
+
+describe('artifacts travel with their image', () => {
+  it('a referrer (signature) is kept by convert and split, and dropped with its image', async () => {
+    const sigConfig = Buffer.from('{}');
+    const sigLayer = Buffer.from('signature bytes');
+    const sig = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: MediaType.ociManifest, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+      config: { mediaType: MediaType.ociEmpty, digest: sha256(sigConfig), size: 2 },
+      layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: sha256(sigLayer), size: sigLayer.length }],
+      subject: { mediaType: MediaType.ociManifest, digest: b.manifest.digest, size: b.manifest.data.length },
+    }));
+    const other = await buildImage({ names: ['other:1'], layers: [{ files: { o: 'o' } }] });
+    const entries = ociEntries([b, other], { refNameStyle: 'full', extraBlobs: [
+      { digest: sha256(sigConfig), data: sigConfig, mediaType: MediaType.ociEmpty },
+      { digest: sha256(sigLayer), data: sigLayer, mediaType: 'x' },
+      { digest: sha256(sig), data: sig, mediaType: MediaType.ociManifest },
+    ] });
+    const indexEntry = entries.find((e) => e.name === 'index.json') as { name: string; data: Buffer };
+    const index = JSON.parse(indexEntry.data.toString());
+    index.manifests.push({ mediaType: MediaType.ociManifest, digest: sha256(sig), size: sig.length, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json' });
+    indexEntry.data = Buffer.from(JSON.stringify(index));
+    const signed = writeTemp(dir, 'signed.tar', await tarBuffer(entries));
+    const artifactsOf = async (p: string) => (await runCli('inspect', p, '--json')).json().artifacts.map((x: { digest: string; refersTo: string }) => [x.digest, x.refersTo]);
+    expect(await artifactsOf(signed)).toEqual([[sha256(sig), b.manifest.digest]]);
+
+    const converted = join(dir, 'signed-conv.tar');
+    expect((await runCli('convert', signed, '-o', converted)).code).toBe(0);
+    expect(await artifactsOf(converted)).toEqual([[sha256(sig), b.manifest.digest]]);
+    expect((await runCli('verify', converted)).code).toBe(0);
+
+    const parts = join(dir, 'signed-parts');
+    expect((await runCli('split', signed, '-o', parts)).code).toBe(0);
+    expect(await artifactsOf(join(parts, 'quay.io_team_b_2.tar'))).toEqual([[sha256(sig), b.manifest.digest]]);
+    expect(await artifactsOf(join(parts, 'other_1.tar'))).toEqual([]);
+
+    const onlyOther = join(dir, 'only-other.tar');
+    expect((await runCli('convert', signed, '--image', 'other:1', '-o', onlyOther)).code).toBe(0);
+    expect(await artifactsOf(onlyOther)).toEqual([]);
+  });
+});
