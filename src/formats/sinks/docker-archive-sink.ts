@@ -6,7 +6,7 @@
 import type { TreeWriter } from '../../io/output.js';
 import type { BlobInfo, DockerEntry, Sink } from './sink.js';
 import { writeBlob } from './write-blob.js';
-import { repositoriesJson } from './docker-meta.js';
+import { writeDockerMetadata } from './docker-meta.js';
 
 const hex = (digest: string) => digest.slice(digest.indexOf(':') + 1);
 
@@ -44,9 +44,7 @@ export class DockerArchiveSink implements Sink {
   }
 
   async commit(meta: { docker: DockerEntry[] }): Promise<void> {
-    const manifest = meta.docker.map((e) => ({ Config: e.config, RepoTags: e.repoTags, Layers: e.layers }));
-    await this.out.addFile('manifest.json', Buffer.from(JSON.stringify(manifest)));
-    await this.out.addFile('repositories', Buffer.from(JSON.stringify(repositoriesJson(meta.docker))));
+    await writeDockerMetadata(this.out, meta.docker);
     await this.out.commit();
   }
 

@@ -1,3 +1,4 @@
+import type { TreeWriter } from '../../io/output.js';
 import type { DockerEntry } from './sink.js';
 
 /** The legacy `repositories` file: `{ "repo": { "tag": "<top layer id>" } }` for named images. */
@@ -12,4 +13,11 @@ export function repositoriesJson(entries: DockerEntry[]): Record<string, Record<
     }
   }
   return repos;
+}
+
+/** docker's manifest.json and the legacy repositories file, written last as docker does. */
+export async function writeDockerMetadata(out: TreeWriter, entries: DockerEntry[]): Promise<void> {
+  const manifest = entries.map((e) => ({ Config: e.config, RepoTags: e.repoTags, Layers: e.layers }));
+  await out.addFile('manifest.json', Buffer.from(JSON.stringify(manifest)));
+  await out.addFile('repositories', Buffer.from(JSON.stringify(repositoriesJson(entries))));
 }

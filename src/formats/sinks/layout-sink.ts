@@ -9,7 +9,7 @@ import { blobPath } from '../../model/digest.js';
 import type { TreeWriter } from '../../io/output.js';
 import type { BlobInfo, DockerEntry, OutputFormat, Sink } from './sink.js';
 import { writeBlob } from './write-blob.js';
-import { repositoriesJson } from './docker-meta.js';
+import { writeDockerMetadata } from './docker-meta.js';
 
 export class LayoutSink implements Sink {
   readonly writesManifests = true;
@@ -39,9 +39,7 @@ export class LayoutSink implements Sink {
     const index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: meta.index };
     await this.out.addFile('index.json', Buffer.from(JSON.stringify(index)));
     if (this.writesDockerManifest) {
-      const manifest = meta.docker.map((e) => ({ Config: e.config, RepoTags: e.repoTags, Layers: e.layers }));
-      await this.out.addFile('manifest.json', Buffer.from(JSON.stringify(manifest)));
-      await this.out.addFile('repositories', Buffer.from(JSON.stringify(repositoriesJson(meta.docker))));
+      await writeDockerMetadata(this.out, meta.docker);
     }
     await this.out.commit();
   }

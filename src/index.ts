@@ -1,0 +1,23 @@
+/**
+ * imgpack as a library: the same operations as the command line, returning plain data and
+ * printing nothing. Errors are ImgpackError (code, message, subject, exitCode).
+ *
+ *   import { openSource, inspectSource, verifyPath, selectRoots, resolveOutput, writePlan } from 'imgpack';
+ *   const src = await openSource('images.tar');
+ *   const report = inspectSource(src);
+ *   await writePlan({ roots: selectRoots(src, { images: ['busybox'] }) }, resolveOutput('busybox.tar', {}), {});
+ *   await src.close();
+ */
+export { ImgpackError } from './errors.js';
+export { openSource, ArchiveSource } from './formats/source.js';
+export { inspectSource, type InspectReport, type ImageReport } from './ops/inspect.js';
+export { verifyPath, verifySource, type VerifyReport } from './ops/verify.js';
+export { rootsOf, selectRoots, mergeRoots, type Plan, type PlanRoot } from './ops/plan.js';
+export { tagRoots, untagRoots, retagRoots, parsePrefixRule } from './ops/rename.js';
+export { copy, type CopyOptions, type CopyReport, type LayerPolicy } from './ops/copy.js';
+export { resolveOutput, writePlan, createSink, type ResolvedOutput } from './ops/write.js';
+export { parseReference, normalizeName, familiarName, formatFull, type Reference } from './model/reference.js';
+export { parseDigest, digestProblem, chainIds } from './model/digest.js';
+export type { Catalog, ImageRecord, ArtifactRecord, IndexRecord, Problem, FormatName } from './model/catalog.js';
+export type { Descriptor, Manifest, Index, ImageConfig, Platform } from './model/oci.js';
+export { VERSION } from './version.js';
