@@ -16,14 +16,21 @@ import * as split from './commands/split.js';
 import * as tag from './commands/tag.js';
 import * as untag from './commands/untag.js';
 import * as retag from './commands/retag.js';
+import * as load from './commands/load.js';
+import * as images from './commands/images.js';
+import * as rmi from './commands/rmi.js';
+import * as prune from './commands/prune.js';
+import * as save from './commands/save.js';
+import { setStorePath } from '../formats/store/store.js';
 
-const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag];
+const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune];
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('imgpack')
     .description('Read, verify, convert, merge and split docker save archives and OCI image layouts, without a daemon.')
     .version(VERSION, '-v, --version')
     .option('-q, --quiet', 'print only errors')
+    .option('--store <dir>', 'the local image store (default: $IMGPACK_STORE, else $XDG_DATA_HOME/imgpack/store, else ~/.local/share/imgpack/store)')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -39,6 +46,7 @@ Examples:
   imgpack verify images.tar && docker load -i images.tar`);
   program.hook('preAction', (cmd) => {
     ctx.io.quiet = !!cmd.opts().quiet;
+    setStorePath(cmd.opts().store);
   });
   for (const c of COMMANDS) c.register(program, ctx);
   for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());

@@ -8,6 +8,9 @@ import type { PlanRoot } from '../ops/plan.js';
 import { resolveOutput, type ResolvedOutput } from '../ops/write.js';
 import { siblingTempName } from '../io/temp.js';
 import type { CommandContext } from './context.js';
+import { printJson } from './io.js';
+import { isStoreSpec } from '../formats/store/store.js';
+import { renameInStore } from '../ops/store-ops.js';
 import { runWrite, withSources, type WriteFlags } from './write-common.js';
 
 export function addRenameOutputOptions(cmd: Command): Command {
@@ -28,6 +31,18 @@ export function addRenameOutputOptions(cmd: Command): Command {
 export async function runRename(ctx: CommandContext, spec: string, flags: WriteFlags, plan: (source: ArchiveSource) => { roots: PlanRoot[]; extra?: Record<string, unknown> }): Promise<void> {
   ctx.io.json = !!flags.json;
   if (!flags.output && spec === '-') throw usage('usage', 'standard input cannot be rewritten in place: give -o');
+  if (!flags.output && isStoreSpec(spec)) {
+    // In the store a rename is an index.json update under the lock: no blob is copied.
+    let extra: Record<string, unknown> | undefined;
+    const index = await renameInStore((source) => {
+      const p = plan(source);
+      extra = p.extra;
+      return p.roots;
+    });
+    if (flags.json) printJson(ctx.io, { output: spec, format: 'store', names: index.flatMap((d) => d.annotations?.['io.containerd.image.name'] ?? []), ...extra });
+    else if (!ctx.io.quiet) ctx.io.err(`Updated the store's names (${index.length} entries)`);
+    return;
+  }
   await withSources([spec], async ([source]) => {
     const { roots, extra } = plan(source);
     if (flags.output) {

@@ -4,7 +4,9 @@
  * member name, by byte range, without reading the rest of the archive.
  */
 import type { Readable } from 'node:stream';
-import { invalid } from '../errors.js';
+import { fromSystemError, invalid } from '../errors.js';
+import { DirTree } from '../io/file-tree.js';
+import { isStoreSpec, Store, STORE_SPEC } from './store/store.js';
 import type { Compression } from '../io/compression.js';
 import type { FileTree } from '../io/file-tree.js';
 import { openInput } from '../io/open-input.js';
@@ -61,6 +63,7 @@ export function detectLayout(tree: FileTree): DetectedLayout {
 }
 
 export async function openSource(spec: string): Promise<ArchiveSource> {
+  if (isStoreSpec(spec)) return openStore();
   const input = await openInput(spec);
   try {
     const layout = detectLayout(input.tree);
@@ -83,4 +86,13 @@ export async function openSource(spec: string): Promise<ArchiveSource> {
     await input.tree.close();
     throw e;
   }
+}
+
+/** The local store as a source: an OCI layout directory, reported as format `store`. */
+async function openStore(): Promise<ArchiveSource> {
+  const store = Store.open();
+  const tree = await DirTree.open(store.root).catch((e) => { throw fromSystemError(e, store.root); });
+  const b = new CatalogBuilder();
+  await readOciLayout(tree, b);
+  return new ArchiveSource(STORE_SPEC, tree, 'none', b.build('store'));
 }

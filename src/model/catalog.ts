@@ -7,7 +7,7 @@
 import type { Digest } from './digest.js';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from './oci.js';
 
-export type FormatName = 'docker-archive' | 'hybrid' | 'oci-archive' | 'oci-layout';
+export type FormatName = 'docker-archive' | 'hybrid' | 'oci-archive' | 'oci-layout' | 'store';
 
 export interface Problem {
   code: string;

@@ -22,6 +22,8 @@ export interface VerifyReport {
   bytesChecked: number;
   problems: Problem[];
   warnings: Problem[];
+  /** Uncompressed size of each layer content checked, by diffID (what `images` shows as SIZE). */
+  contentSizes: Record<string, number>;
 }
 
 export interface VerifyOptions {
@@ -36,7 +38,7 @@ export async function verifyPath(spec: string, opts: VerifyOptions = {}): Promis
     source = await openSource(spec);
   } catch (e) {
     if (e instanceof ImgpackError && e.exitCode === 1) {
-      return { ok: false, source: spec, format: null, images: 0, blobsChecked: 0, bytesChecked: 0, problems: [{ code: e.code, message: e.message, subject: e.subject ?? spec }], warnings: [] };
+      return { ok: false, source: spec, format: null, images: 0, blobsChecked: 0, bytesChecked: 0, problems: [{ code: e.code, message: e.message, subject: e.subject ?? spec }], warnings: [], contentSizes: {} };
     }
     throw e;
   }
@@ -62,11 +64,12 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
     byMember.set(ref.member, list);
   }
   let bytes = 0;
+  const contentSizes: Record<string, number> = {};
   const total = await totalSize(source, [...byMember.keys()]);
   const pool = HashPool.forWork(total);
   try {
     await runPool([...byMember.entries()], opts.concurrency ?? 4, async ([member, refs]) => {
-      const checked = await checkMember(source, member, refs, findings, pool);
+      const checked = await checkMember(source, member, refs, findings, pool, contentSizes);
       bytes += checked;
       opts.onProgress?.({ member, bytes });
     });
@@ -82,10 +85,11 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
     bytesChecked: bytes,
     problems: findings.problems,
     warnings: findings.warnings,
+    contentSizes,
   };
 }
 
-async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[], findings: Findings, pool: HashPool): Promise<number> {
+async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[], findings: Findings, pool: HashPool, contentSizes: Record<string, number>): Promise<number> {
   const r = await source.tree.resolve(member);
   if (!r.ok) {
     findings.problem('missing-blob', `${member}: ${r.message}`, refs[0].subject);
@@ -94,7 +98,7 @@ async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[
   const algorithms = [...new Set(refs.flatMap((x) => (x.digest ? [algorithmOf(x.digest)] : [])))] as DigestAlgorithm[];
   const wantsContent = refs.some((x) => x.diffId);
   const compression = wantsContent ? sniffCompression(await source.tree.head(r.file, MAGIC_LENGTH)) : undefined;
-  let digests: { size: number; stored: Partial<Record<string, string>>; content?: string };
+  let digests: { size: number; stored: Partial<Record<string, string>>; content?: string; contentSize?: number };
   try {
     if (compression === undefined || compression === 'none' || compression === 'gzip') {
       // The common case (docker save's uncompressed layers, gzip layers) hashes on every core.
@@ -118,6 +122,7 @@ async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[
       const actual = digests.stored[algorithmOf(ref.digest)];
       if (actual !== ref.digest) findings.problem('digest-mismatch', `${member} content has digest ${actual}, not ${ref.digest}`, ref.subject);
     }
+    if (ref.diffId && digests.content === ref.diffId && digests.contentSize !== undefined) contentSizes[ref.diffId] = digests.contentSize;
     if (ref.diffId && digests.content !== ref.diffId) {
       findings.problem('diffid-mismatch', `layer ${member} uncompressed has digest ${digests.content}, but the config's diff_id is ${ref.diffId}`, ref.subject);
     }

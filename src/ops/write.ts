@@ -11,6 +11,8 @@ import { DockerArchiveSink } from '../formats/sinks/docker-archive-sink.js';
 import { LayoutSink } from '../formats/sinks/layout-sink.js';
 import type { OutputFormat, Sink } from '../formats/sinks/sink.js';
 import type { ArchiveSource } from '../formats/source.js';
+import { isStoreSpec, Store, STORE_SPEC } from '../formats/store/store.js';
+import { StoreSink } from '../formats/store/store-sink.js';
 import { copy, type CopyOptions, type CopyReport } from './copy.js';
 import type { Plan } from './plan.js';
 
@@ -30,7 +32,11 @@ export interface ResolvedOutput {
 
 /** Defaults (CLI.md): hybrid for a file; oci-layout for an existing directory or a path ending in '/'. */
 export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutput {
-  if (!target) throw usage('usage', 'an output is needed: -o FILE, -o DIR/ or -o -');
+  if (!target) throw usage('usage', 'an output is needed: -o FILE, -o DIR/, -o store: or -o -');
+  if (isStoreSpec(target)) {
+    if ((opts.format && opts.format !== 'store') || (opts.compress && opts.compress !== 'none')) throw usage('bad-format', 'the store is an OCI layout: --format and --compress do not apply', target);
+    return { target, format: 'store', compress: 'none' };
+  }
   let isDir = target.endsWith('/');
   if (!isDir && target !== '-') {
     try {
@@ -56,6 +62,10 @@ export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutp
 /** An output path that is one of the inputs would destroy the input while it is read. */
 export function refuseOverwritingInput(target: string, sources: ArchiveSource[]): void {
   if (target === '-') return;
+  if (isStoreSpec(target)) {
+    if (sources.some((s) => s.display === STORE_SPEC)) throw usage('output-is-input', 'the store is both the source and the output', target);
+    return;
+  }
   let real: string;
   try {
     real = realpathSync(target.replace(/\/+$/, ''));
@@ -73,10 +83,11 @@ export function refuseOverwritingInput(target: string, sources: ArchiveSource[])
 }
 
 export function createSink(out: ResolvedOutput): Sink {
+  if (out.format === 'store') return new StoreSink(Store.open());
   const writer = out.format === 'oci-layout'
     ? new DirWriter(out.target)
     : new TarFileWriter(out.target, out.compress === 'gzip' ? () => createGzip({ level: 6 }) : undefined);
-  return out.format === 'docker-archive' ? new DockerArchiveSink(writer) : new LayoutSink(out.format, writer);
+  return out.format === 'docker-archive' ? new DockerArchiveSink(writer) : new LayoutSink(out.format as 'hybrid' | 'oci-archive' | 'oci-layout', writer);
 }
 
 /** An upper bound of what the plan writes: every distinct blob once. */
@@ -100,6 +111,7 @@ export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptio
     throw invalid('no-images', plan.roots.length ? 'the selection holds only artifacts, which a docker-archive cannot hold' : 'nothing to write: no image was selected', out.target);
   }
   if (out.format === 'oci-layout') await checkOutputDir(out.target);
-  if (opts.spaceCheck !== false) await checkFreeSpace(resolve(out.target), estimateSize(plan));
+  const where = out.format === 'store' ? Store.open().root + '/' : resolve(out.target);
+  if (opts.spaceCheck !== false) await checkFreeSpace(where, estimateSize(plan));
   return copy(plan, createSink(out), opts);
 }

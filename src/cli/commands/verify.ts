@@ -24,7 +24,7 @@ Examples:
         for (const p of report.problems) ctx.io.err(`problem: ${p.message} (${p.subject})`);
         if (!ctx.io.quiet) for (const w of report.warnings) ctx.io.err(`warning: ${w.message} (${w.subject})`);
         if (report.ok) {
-          ctx.io.out(`${report.source}: OK (${report.format}, ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsChecked} blobs, ${humanSize(report.bytesChecked)} checked)`);
+          ctx.io.out(`${report.source}${report.source.endsWith(":") ? "" : ":"} OK (${report.format}, ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsChecked} blobs, ${humanSize(report.bytesChecked)} checked)`);
         } else {
           ctx.io.out(`${report.source}: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} found`);
         }

@@ -22,7 +22,7 @@ export interface FileRange {
   done?: () => void;
 }
 
-export type OutputFormat = 'hybrid' | 'docker-archive' | 'oci-archive' | 'oci-layout';
+export type OutputFormat = 'hybrid' | 'docker-archive' | 'oci-archive' | 'oci-layout' | 'store';
 
 export interface BlobInfo {
   digest: string;

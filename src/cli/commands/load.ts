@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import type { CommandContext } from '../context.js';
+import { collect } from '../context.js';
+import { loadIntoStore } from '../../ops/store-ops.js';
+import { familiarName } from '../../model/reference.js';
+import { humanSize } from '../format.js';
+import { printJson } from '../io.js';
+import { withSources } from '../write-common.js';
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('load')
+    .summary('add the images of archives to the local store (verified first), like docker load')
+    .option('-i, --input <file>', 'archive, volume set (FILE.001 or FILE.imgpack.json) or OCI layout; repeatable; default: standard input', collect, [])
+    .option('--json', 'print a JSON report')
+    .addHelpText('after', `
+Every input is verified completely before anything is added: a corrupt input adds nothing.
+
+Examples:
+  imgpack load -i images.tar
+  imgpack load -i /media/usb/bundle.tar.001
+  docker save busybox | imgpack load`)
+    .action(async (flags: { input: string[]; json?: boolean }) => {
+      ctx.io.json = !!flags.json;
+      const specs = flags.input.length ? flags.input : ['-'];
+      await withSources(specs, async (sources) => {
+        const results = await loadIntoStore(sources);
+        if (flags.json) {
+          printJson(ctx.io, { loaded: results.map((r) => ({ source: r.source, names: r.names, unnamed: r.unnamed, blobsWritten: r.report.blobsWritten, bytesWritten: r.report.bytesWritten })) });
+          return;
+        }
+        for (const r of results) {
+          for (const n of r.names) ctx.io.out(`Loaded image: ${familiarName(n)}`);
+          for (const id of r.unnamed) ctx.io.out(`Loaded image ID: ${id}`);
+          if (!ctx.io.quiet) ctx.io.err(`${r.source}: ${humanSize(r.report.bytesWritten)} added to the store${r.report.bytesDeduplicated ? `, ${humanSize(r.report.bytesDeduplicated)} shared` : ''}`);
+        }
+      });
+    });
+}
