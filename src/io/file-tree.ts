@@ -4,7 +4,8 @@
  * format is read the same way whether it arrived as a tar, a directory, compressed or on stdin.
  * Links are followed inside the tree only: a link that leaves it, or loops, is a problem.
  */
-import { closeSync, createReadStream, openSync, read as fsRead, readSync, realpathSync } from 'node:fs';
+import { createReadStream, realpathSync } from 'node:fs';
+import { SegmentedFile, type Segment } from './segmented-file.js';
 import { lstat, open, readdir, readlink, realpath } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -36,8 +37,8 @@ export interface FileTree {
   openRange(file: TreeFile, start?: number, end?: number): Readable;
   /** The first `length` bytes of a resolved file. */
   head(file: TreeFile, length: number): Promise<Buffer>;
-  /** The file on disk and the offset where this file's bytes start, for direct reads. */
-  location(file: TreeFile): { path: string; start: number };
+  /** Where this file's bytes are on disk (one range, or several across volumes), for direct reads. */
+  location(file: TreeFile): Segment[];
   close(): Promise<void>;
 }
 
@@ -46,13 +47,19 @@ const MAX_LINK_HOPS = 40;
 export class TarTree implements FileTree {
   readonly kind = 'tar';
   private readonly byName = new Map<string, TarEntry>();
-  private constructor(readonly path: string, readonly problems: readonly TarIndexProblem[], entries: TarEntry[], private readonly onClose?: () => void) {
+  private constructor(private readonly file: SegmentedFile, readonly problems: readonly TarIndexProblem[], entries: TarEntry[], private readonly onClose?: () => void) {
     for (const e of entries) if (e.name) this.byName.set(e.name, e); // last one wins, as extraction does
   }
 
-  static async open(path: string, onClose?: () => void): Promise<TarTree> {
-    const index = await indexTarFile(path);
-    return new TarTree(path, index.problems, index.entries, onClose);
+  /** A tar file, or volumes read as one file. */
+  static async open(input: string | SegmentedFile, onClose?: () => void): Promise<TarTree> {
+    const file = typeof input === 'string' ? SegmentedFile.single(input) : input;
+    const index = await indexTarFile(file);
+    return new TarTree(file, index.problems, index.entries, onClose);
+  }
+
+  get path(): string {
+    return this.file.path;
   }
 
   names(): string[] {
@@ -93,33 +100,25 @@ export class TarTree implements FileTree {
     return e;
   }
 
-  location(file: TreeFile): { path: string; start: number } {
-    return { path: this.path, start: this.entryOf(file).dataOffset };
+  location(file: TreeFile): Segment[] {
+    return this.file.segments(this.entryOf(file).dataOffset, file.size);
   }
 
   openRange(file: TreeFile, start = 0, end = file.size): Readable {
     const e = this.entryOf(file);
     if (end <= start) return emptyStream();
-    // Thousands of members share one descriptor: no open/close per blob.
-    this.fd ??= openSync(this.path, 'r');
-    return rangeStream(this.fd, e.dataOffset + start, e.dataOffset + end);
+    return rangeStream(this.file, e.dataOffset + start, e.dataOffset + end);
   }
-
-  private fd?: number;
 
   async head(file: TreeFile, length: number): Promise<Buffer> {
     const e = this.entryOf(file);
-    // Small reads (sniffing, JSON) share one descriptor and read synchronously: thousands of
-    // layers cost one open() and no thread-pool round trips.
-    this.fd ??= openSync(this.path, 'r');
     const buf = Buffer.alloc(Math.min(length, e.size));
-    const bytesRead = readSync(this.fd, buf, 0, buf.length, e.dataOffset);
+    const bytesRead = this.file.readSync(buf, 0, buf.length, e.dataOffset);
     return buf.subarray(0, bytesRead);
   }
 
   async close(): Promise<void> {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.file.close();
     this.onClose?.();
   }
 }
@@ -172,8 +171,8 @@ export class DirTree implements FileTree {
     return { ok: true, file: { name: rel, target: inside.split(sep).join('/'), size: st.size } };
   }
 
-  location(file: TreeFile): { path: string; start: number } {
-    return { path: join(this.realRoot, file.target), start: 0 };
+  location(file: TreeFile): Segment[] {
+    return [{ path: join(this.realRoot, file.target), start: 0, length: file.size }];
   }
 
   openRange(file: TreeFile, start = 0, end = file.size): Readable {
@@ -220,8 +219,11 @@ async function readAt(path: string, position: number, length: number): Promise<B
 
 const CHUNK = 1 << 20;
 
-/** Reads [start, end) of an open file with positional reads; the descriptor stays open. */
-function rangeStream(fd: number, start: number, end: number): Readable {
+/**
+ * Reads [start, end) of a (segmented) file with positional reads. Synchronous reads from the page
+ * cache cost microseconds; a thread-pool round trip per chunk would cost more than the copy.
+ */
+function rangeStream(file: SegmentedFile, start: number, end: number): Readable {
   let pos = start;
   return new Readable({
     highWaterMark: 4 * CHUNK,
@@ -232,12 +234,14 @@ function rangeStream(fd: number, start: number, end: number): Readable {
         return;
       }
       const buf = Buffer.allocUnsafe(length);
-      fsRead(fd, buf, 0, length, pos, (err, n) => {
-        if (err) return this.destroy(err);
-        if (n === 0) return this.destroy(Object.assign(new Error('unexpected end of file'), { code: 'EIO' }));
+      try {
+        const n = file.readSync(buf, 0, length, pos);
+        if (n === 0) throw Object.assign(new Error('unexpected end of file'), { code: 'EIO' });
         pos += n;
         this.push(n === length ? buf : buf.subarray(0, n));
-      });
+      } catch (e) {
+        this.destroy(e as Error);
+      }
     },
   });
 }

@@ -11,9 +11,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 export interface HashJob {
-  path: string;
-  start: number;
-  end: number;
+  /** The bytes, in order: one range of a file, or several across volumes. */
+  segments: { path: string; start: number; length: number }[];
   algorithms: string[];
   /** Also gunzip and sha256 the content. */
   gzip?: boolean;
@@ -55,22 +54,27 @@ async function hashRange(job: HashJob, deps: Deps, buf: Buffer): Promise<HashRes
       g.on('error', (e: Error) => { gunzipError = e; resolve(); });
     });
   }
-  const fd = deps.fs.openSync(job.path, 'r');
-  let pos = job.start;
-  try {
-    while (pos < job.end) {
-      const n = deps.fs.readSync(fd, buf, 0, Math.min(buf.length, job.end - pos), pos);
-      if (n === 0) break;
-      const chunk = buf.subarray(0, n);
-      for (const h of hashers) h.update(chunk);
-      if (gunzip && !gunzipError) {
-        const g = gunzip;
-        if (!g.write(Buffer.from(chunk))) await new Promise<void>((r) => { g.once('drain', () => r()); g.once('error', () => r()); });
+  let total = 0;
+  for (const seg of job.segments) {
+    const fd = deps.fs.openSync(seg.path, 'r');
+    let pos = seg.start;
+    const end = seg.start + seg.length;
+    try {
+      while (pos < end) {
+        const n = deps.fs.readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
+        if (n === 0) break;
+        const chunk = buf.subarray(0, n);
+        for (const h of hashers) h.update(chunk);
+        if (gunzip && !gunzipError) {
+          const g = gunzip;
+          if (!g.write(Buffer.from(chunk))) await new Promise<void>((r) => { g.once('drain', () => r()); g.once('error', () => r()); });
+        }
+        pos += n;
       }
-      pos += n;
+    } finally {
+      deps.fs.closeSync(fd);
     }
-  } finally {
-    deps.fs.closeSync(fd);
+    total += pos - seg.start;
   }
   if (gunzip) {
     if (!gunzipError) gunzip.end();
@@ -78,7 +82,7 @@ async function hashRange(job: HashJob, deps: Deps, buf: Buffer): Promise<HashRes
   }
   const stored: Record<string, string> = {};
   algorithms.forEach((a, i) => { stored[a] = `${a}:${hashers[i].digest('hex')}`; });
-  const result: HashResult = { size: pos - job.start, stored };
+  const result: HashResult = { size: total, stored };
   if (job.contentIsStored) {
     result.content = stored.sha256;
     result.contentSize = result.size;

@@ -4,7 +4,7 @@
  * base-256 sizes) and PAX (x/g) headers. Problems (bad names, truncation, corrupt headers) are
  * collected rather than thrown, so that `verify` can report all of them.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { SegmentedFile } from './segmented-file.js';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'other';
 
@@ -53,32 +53,31 @@ class WindowReader {
   private buf = Buffer.alloc(WINDOW);
   private start = 0;
   private end = 0;
-  constructor(private readonly fd: number, private readonly fileSize: number) {}
+  constructor(private readonly file: SegmentedFile, private readonly fileSize: number) {}
 
   /** `length` bytes at `pos`, or fewer at the end of the file. */
   async read(pos: number, length: number): Promise<Buffer> {
     if (pos >= this.start && pos + length <= this.end) return this.buf.subarray(pos - this.start, pos - this.start + length);
     if (length > WINDOW) {
       const big = Buffer.alloc(Math.min(length, Math.max(0, this.fileSize - pos)));
-      const bytesRead = readSync(this.fd, big, 0, big.length, pos);
+      const bytesRead = this.file.readSync(big, 0, big.length, pos);
       return big.subarray(0, bytesRead);
     }
     // After a long jump (a big member) the next header is alone: read one page, not a window.
     const span = pos - this.end > WINDOW ? 4096 : WINDOW;
-    const bytesRead = readSync(this.fd, this.buf, 0, Math.max(span, length), pos);
+    const bytesRead = this.file.readSync(this.buf, 0, Math.max(span, length), pos);
     this.start = pos;
     this.end = pos + bytesRead;
     return this.buf.subarray(0, Math.min(length, bytesRead));
   }
 }
 
-export async function indexTarFile(path: string): Promise<TarIndex> {
-  const fd = openSync(path, 'r');
+export async function indexTarFile(input: string | SegmentedFile): Promise<TarIndex> {
+  const file = typeof input === 'string' ? SegmentedFile.single(input) : input;
   try {
-    const { size } = fstatSync(fd);
-    return await indexTar(new WindowReader(fd, size), size);
+    return await indexTar(new WindowReader(file, file.size), file.size);
   } finally {
-    closeSync(fd);
+    if (typeof input === 'string') file.close();
   }
 }
 

@@ -17,8 +17,7 @@ export interface EntryOptions {
 }
 
 export interface ByteRange {
-  path: string;
-  start: number;
+  segments: { path: string; start: number; length: number }[];
   length: number;
   tap?: (chunk: Buffer) => void;
   done?: () => void;
@@ -122,24 +121,26 @@ export class TarWriter {
   }
 
   /** The bytes of a file range, as they are, to the sink (no header). */
-  async copyRange(range: ByteRange, name = range.path): Promise<void> {
+  async copyRange(range: ByteRange, name = range.segments[0]?.path ?? ''): Promise<void> {
     const reuse = this.sink instanceof FdSink;
-    const fd = openSync(range.path, 'r');
-    try {
-      let pos = range.start;
-      const end = range.start + range.length;
-      let buf = reuse ? (this.copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK)) : Buffer.allocUnsafe(COPY_CHUNK);
-      while (pos < end) {
-        if (!reuse) buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, end - pos));
-        const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
-        if (n === 0) throw invalid('truncated', `input ends ${end - pos} bytes early`, name);
-        const chunk = buf.subarray(0, n);
-        range.tap?.(chunk);
-        await this.sink.write(chunk);
-        pos += n;
+    for (const seg of range.segments) {
+      const fd = openSync(seg.path, 'r');
+      try {
+        let pos = seg.start;
+        const end = seg.start + seg.length;
+        let buf = reuse ? (this.copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK)) : Buffer.allocUnsafe(COPY_CHUNK);
+        while (pos < end) {
+          if (!reuse) buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, end - pos));
+          const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
+          if (n === 0) throw invalid('truncated', `input ends ${end - pos} bytes early`, name);
+          const chunk = buf.subarray(0, n);
+          range.tap?.(chunk);
+          await this.sink.write(chunk);
+          pos += n;
+        }
+      } finally {
+        closeSync(fd);
       }
-    } finally {
-      closeSync(fd);
     }
     range.done?.();
   }

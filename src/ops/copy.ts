@@ -272,10 +272,9 @@ class CopyEngine {
     if (!r.ok) throw invalid('missing-blob', `${member}: ${r.message}`, source.display);
     const subject = `${source.display}: ${member}`;
     if (size !== undefined && r.file.size !== size) throw invalid('size-mismatch', `blob is ${r.file.size} bytes but its descriptor says ${size}`, subject);
-    const { path, start } = source.tree.location(r.file);
     const hash = createHash(algorithmOf(digest));
     return {
-      kind: 'range', path, start, length: r.file.size,
+      kind: 'range', segments: source.tree.location(r.file), length: r.file.size,
       tap: (chunk) => hash.update(chunk),
       done: () => {
         const actual = `${algorithmOf(digest)}:${hash.digest('hex')}`;

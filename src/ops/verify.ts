@@ -102,8 +102,7 @@ async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[
   try {
     if (compression === undefined || compression === 'none' || compression === 'gzip') {
       // The common case (docker save's uncompressed layers, gzip layers) hashes on every core.
-      const { path, start } = source.tree.location(r.file);
-      const res = await pool.run({ path, start, end: start + r.file.size, algorithms, gzip: compression === 'gzip', contentIsStored: compression === 'none' });
+      const res = await pool.run({ segments: source.tree.location(r.file), algorithms, gzip: compression === 'gzip', contentIsStored: compression === 'none' });
       if (res.error) throw new Error(res.error);
       digests = res;
     } else {

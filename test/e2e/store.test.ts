@@ -114,7 +114,8 @@ describe('the local store', () => {
     let prunes = 0;
     let done = false;
     const finished = exited(loading).then((r) => { done = true; return r; });
-    while (!done) {
+    const deadline = Date.now() + 60_000;
+    while (!done && prunes < 200 && Date.now() < deadline) { // bounded: a hung load must not spin forever
       runProcess(['--store', store, 'prune']);
       prunes++;
       await new Promise((r) => setTimeout(r, 5)); // let the load's exit be seen

@@ -15,8 +15,8 @@ export type BlobBytes = Buffer | Readable | AsyncIterable<Uint8Array> | FileRang
 
 export interface FileRange {
   kind: 'range';
-  path: string;
-  start: number;
+  /** The bytes, in order (several segments when the source is a set of volumes). */
+  segments: { path: string; start: number; length: number }[];
   length: number;
   tap?: (chunk: Buffer) => void;
   done?: () => void;
