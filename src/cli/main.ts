@@ -21,9 +21,10 @@ import * as images from './commands/images.js';
 import * as rmi from './commands/rmi.js';
 import * as prune from './commands/prune.js';
 import * as save from './commands/save.js';
+import * as chunk from './commands/chunk.js';
 import { setStorePath } from '../formats/store/store.js';
 
-const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune];
+const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk];
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('imgpack')

@@ -6,6 +6,7 @@ import type { CopyReport, LayerPolicy } from '../ops/copy.js';
 import type { Plan } from '../ops/plan.js';
 import { refuseOverwritingInput, resolveOutput, writePlan, type ResolvedOutput } from '../ops/write.js';
 import { parsePlatform, type Platform } from '../model/oci.js';
+import type { TransferManifest } from '../io/volumes.js';
 import { familiarName } from '../model/reference.js';
 import { humanSize, short } from './format.js';
 import { printJson } from './io.js';
@@ -21,6 +22,7 @@ export interface WriteFlags {
   allPlatforms?: boolean;
   json?: boolean;
   spaceCheck?: boolean;
+  volumeSize?: string;
 }
 
 export function addSelectOptions(cmd: Command): Command {
@@ -37,7 +39,8 @@ export function addOutputOptions(cmd: Command, required = true): Command {
     .option('--compress <none|gzip>', 'wrap the output (-o x.tar.gz implies gzip)')
     .addOption(new Option('--layers <policy>', 'layer compression: keep, gzip, uncompressed (default: keep, but zstd becomes gzip for docker-archive and hybrid)').choices(['keep', 'gzip', 'uncompressed', 'auto']).default('auto'))
     .option('--json', 'print a JSON report on standard output')
-    .option('--no-space-check', 'do not check the free space of the destination first');
+    .option('--no-space-check', 'do not check the free space of the destination first')
+    .option('--volume-size <size>', 'split into FILE.001, FILE.002, ... of this size (1G, 3900M, fat32...) with FILE.imgpack.json');
 }
 
 export function platformOf(flags: WriteFlags): Platform | undefined {
@@ -67,7 +70,7 @@ export async function runWrite(ctx: CommandContext, plan: Plan, out: ResolvedOut
   return report;
 }
 
-export function reportWrite(ctx: CommandContext, report: CopyReport, out: ResolvedOutput, extra: Record<string, unknown> = {}): void {
+export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer?: TransferManifest }, out: ResolvedOutput, extra: Record<string, unknown> = {}): void {
   for (const c of report.platformChoices) {
     if (!ctx.io.quiet) ctx.io.err(`${familiarName(c.name)}: ${out.format === 'hybrid' ? "manifest.json's" : 'the'} image is the ${c.platform} one (${short(c.image)}); use --platform to choose`);
   }
@@ -80,10 +83,14 @@ export function reportWrite(ctx: CommandContext, report: CopyReport, out: Resolv
   }
   if (!ctx.io.quiet) {
     const where = extra.inPlace ? `${extra.inPlace} in place` : out.target === '-' ? 'standard output' : out.target;
+    if (report.transfer) {
+      const t = report.transfer;
+      ctx.io.err(`${t.volumes.length} volume${t.volumes.length === 1 ? '' : 's'}: ${t.volumes.map((v) => `${v.name} (${humanSize(v.size)})`).join(', ')}; manifest ${out.target}.imgpack.json`);
+    }
     ctx.io.err(`${extra.inPlace ? 'Rewrote' : 'Wrote'} ${where} (${out.format}${out.compress !== 'none' ? ', ' + out.compress : ''}): ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsWritten} blobs, ${humanSize(report.bytesWritten)}${report.bytesDeduplicated ? `; deduplication saved ${humanSize(report.bytesDeduplicated)}` : ''}`);
   }
 }
 
 export function outputOf(flags: WriteFlags): ResolvedOutput {
-  return resolveOutput(flags.output ?? '', { format: flags.format, compress: flags.compress });
+  return resolveOutput(flags.output ?? '', { format: flags.format, compress: flags.compress, volumeSize: flags.volumeSize });
 }

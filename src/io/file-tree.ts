@@ -107,7 +107,7 @@ export class TarTree implements FileTree {
   openRange(file: TreeFile, start = 0, end = file.size): Readable {
     const e = this.entryOf(file);
     if (end <= start) return emptyStream();
-    return rangeStream(this.file, e.dataOffset + start, e.dataOffset + end);
+    return this.file.stream(e.dataOffset + start, e.dataOffset + end);
   }
 
   async head(file: TreeFile, length: number): Promise<Buffer> {
@@ -217,34 +217,6 @@ async function readAt(path: string, position: number, length: number): Promise<B
   }
 }
 
-const CHUNK = 1 << 20;
-
-/**
- * Reads [start, end) of a (segmented) file with positional reads. Synchronous reads from the page
- * cache cost microseconds; a thread-pool round trip per chunk would cost more than the copy.
- */
-function rangeStream(file: SegmentedFile, start: number, end: number): Readable {
-  let pos = start;
-  return new Readable({
-    highWaterMark: 4 * CHUNK,
-    read() {
-      const length = Math.min(CHUNK, end - pos);
-      if (length <= 0) {
-        this.push(null);
-        return;
-      }
-      const buf = Buffer.allocUnsafe(length);
-      try {
-        const n = file.readSync(buf, 0, length, pos);
-        if (n === 0) throw Object.assign(new Error('unexpected end of file'), { code: 'EIO' });
-        pos += n;
-        this.push(n === length ? buf : buf.subarray(0, n));
-      } catch (e) {
-        this.destroy(e as Error);
-      }
-    },
-  });
-}
 
 function emptyStream(): Readable {
   return Readable.from([]);

@@ -14,16 +14,21 @@ import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from './
 import { DirTree, TarTree, type FileTree } from './file-tree.js';
 import { looksLikeTar } from './tar-index.js';
 import { registerTemp, spoolDir } from './temp.js';
+import { checkVolumes, findVolumeSet, VolumeError, volumeFile, type VolumeSet } from './volumes.js';
 
 export interface OpenedInput {
   tree: FileTree;
   compression: Compression;
   /** How the user named it: a path, or `-`. */
   display: string;
+  /** Set when the input is a set of volumes. */
+  volumes?: VolumeSet;
 }
 
 export async function openInput(spec: string): Promise<OpenedInput> {
   if (spec === '-') return openStream(process.stdin, '-');
+  const volumes = findVolumeSet(spec);
+  if (volumes) return openVolumes(volumes, spec);
   let st;
   try {
     st = await stat(spec);
@@ -113,4 +118,24 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
     }
   }
   return { head, stream: Readable.from(rest(), { objectMode: false }) };
+}
+
+/** A volume set: every volume checked against the manifest first, then read as one file. */
+async function openVolumes(set: VolumeSet, display: string): Promise<OpenedInput> {
+  const problems = await checkVolumes(set);
+  if (problems.length) throw new VolumeError(problems, display);
+  const file = volumeFile(set);
+  const head = Buffer.alloc(512);
+  const n = file.readSync(head, 0, 512, 0);
+  const compression = sniffCompression(head.subarray(0, MAGIC_LENGTH));
+  if (compression === 'none') {
+    if (!looksLikeTar(head.subarray(0, n))) {
+      file.close();
+      throw invalid('not-an-archive', 'not an image archive: the volumes do not hold a tar file', display);
+    }
+    return { tree: await TarTree.open(file), compression, display, volumes: set };
+  }
+  const opened = await openStream(file.stream(), display, compression);
+  file.close();
+  return { ...opened, volumes: set };
 }

@@ -7,11 +7,14 @@
 import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, writeFileSync, type WriteStream } from 'node:fs';
 import { open, readdir, rename, rmdir, stat, statfs, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { Transform, Writable } from 'node:stream';
+import { Writable, type Transform } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { fromSystemError, ImgpackError, usage } from '../errors.js';
 import { FdSink, StreamSink, TarWriter } from './tar-writer.js';
 import type { FileRange } from '../formats/sinks/sink.js';
+import { VolumeSink, type TransferManifest } from './volumes.js';
+
+export type VolumeInfo = Omit<TransferManifest, 'kind' | 'version' | 'volumes' | 'size' | 'sha256'>;
 import { registerTemp, releaseTemp, siblingTempName } from './temp.js';
 
 /** The members of an output, written in the order given (which must be deterministic). */
@@ -37,8 +40,31 @@ export class TarFileWriter implements TreeWriter {
   /** The stream stages after the tar (gzip, a file or stdout), when there are any. */
   private readonly streamed?: { head: Writable; done: Promise<void> };
 
-  /** `target` is a file path, or '-' for standard output; `wrap` adds a compressor. */
-  constructor(private readonly target: string, wrap?: () => Transform) {
+  private readonly volumes?: { sink: VolumeSink; info: VolumeInfo };
+  /** Set after commit when the output was split into volumes. */
+  transferManifest?: TransferManifest;
+
+  /**
+   * `target` is a file path, or '-' for standard output; `wrap` adds a compressor; `volumes`
+   * splits the output into FILE.001, FILE.002, ... with FILE.imgpack.json.
+   */
+  constructor(private readonly target: string, wrap?: () => Transform, volumes?: { size: number; info: VolumeInfo }) {
+    if (volumes) {
+      if (target === '-') throw usage('usage', 'volumes are files: --volume-size needs -o FILE');
+      const sink = new VolumeSink(target, volumes.size);
+      this.volumes = { sink, info: volumes.info };
+      if (!wrap) {
+        this.tar = new TarWriter(sink);
+        return;
+      }
+      const compressor = wrap();
+      const dest = new Writable({ write(chunk: Buffer, _e, cb) { try { sink.write(chunk); cb(); } catch (e) { cb(e as Error); } } });
+      const done = pipeline(compressor, dest);
+      done.catch(() => {});
+      this.streamed = { head: compressor, done };
+      this.tar = new TarWriter(new StreamSink(compressor));
+      return;
+    }
     if (target !== '-') {
       this.temp = siblingTempName(target);
       this.removeTemp = registerTemp(this.temp);
@@ -98,6 +124,10 @@ export class TarFileWriter implements TreeWriter {
         }
         if (this.target === '-') await new Promise<void>((r) => (process.stdout.writableNeedDrain ? process.stdout.once('drain', () => r()) : r()));
       }
+      if (this.volumes) {
+        this.transferManifest = this.volumes.sink.commit(this.volumes.info);
+        return;
+      }
       if (this.fd === undefined || !this.temp) return;
       fsyncSync(this.fd);
       closeSync(this.fd);
@@ -112,6 +142,7 @@ export class TarFileWriter implements TreeWriter {
   }
 
   async abort(): Promise<void> {
+    this.volumes?.sink.abort();
     if (this.streamed && this.streamed.head !== process.stdout) this.streamed.head.destroy();
     await this.streamed?.done.catch(() => {});
     if (this.fd !== undefined) {

@@ -3,6 +3,9 @@
  * volumes (FILE.001, FILE.002, ...) read as one, by position, with no reassembled copy.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+
+const CHUNK = 1 << 20;
 
 /** A byte range of one file on disk. */
 export interface Segment {
@@ -68,6 +71,34 @@ export class SegmentedFile {
       left -= n;
     }
     return out;
+  }
+
+  /**
+   * The bytes [start, end) as a stream, with synchronous positional reads: from the page cache
+   * they cost microseconds, where a thread-pool round trip per chunk would cost more.
+   */
+  stream(start = 0, end = this.size): Readable {
+    let pos = start;
+    const read = (buf: Buffer, length: number) => this.readSync(buf, 0, length, pos);
+    return new Readable({
+      highWaterMark: 4 * CHUNK,
+      read() {
+        const length = Math.min(CHUNK, end - pos);
+        if (length <= 0) {
+          this.push(null);
+          return;
+        }
+        const buf = Buffer.allocUnsafe(length);
+        try {
+          const n = read(buf, length);
+          if (n === 0) throw Object.assign(new Error('unexpected end of file'), { code: 'EIO' });
+          pos += n;
+          this.push(n === length ? buf : buf.subarray(0, n));
+        } catch (e) {
+          this.destroy(e as Error);
+        }
+      },
+    });
   }
 
   close(): void {

@@ -12,6 +12,7 @@ import type { BlobRef, Findings, Problem } from '../model/catalog.js';
 import { algorithmOf, type DigestAlgorithm } from '../model/digest.js';
 import { runPool } from './pool.js';
 import { HashPool } from '../io/hash-pool.js';
+import { VolumeError } from '../io/volumes.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -37,6 +38,9 @@ export async function verifyPath(spec: string, opts: VerifyOptions = {}): Promis
   try {
     source = await openSource(spec);
   } catch (e) {
+    if (e instanceof VolumeError) {
+      return { ok: false, source: spec, format: null, images: 0, blobsChecked: 0, bytesChecked: 0, problems: e.problems, warnings: [], contentSizes: {} };
+    }
     if (e instanceof ImgpackError && e.exitCode === 1) {
       return { ok: false, source: spec, format: null, images: 0, blobsChecked: 0, bytesChecked: 0, problems: [{ code: e.code, message: e.message, subject: e.subject ?? spec }], warnings: [], contentSizes: {} };
     }

@@ -6,7 +6,9 @@ import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { invalid, usage } from '../errors.js';
-import { checkFreeSpace, checkOutputDir, DirWriter, TarFileWriter } from '../io/output.js';
+import { checkFreeSpace, checkOutputDir, DirWriter, TarFileWriter, type VolumeInfo } from '../io/output.js';
+import { parseSize, type TransferManifest } from '../io/volumes.js';
+import { VERSION } from '../version.js';
 import { DockerArchiveSink } from '../formats/sinks/docker-archive-sink.js';
 import { LayoutSink } from '../formats/sinks/layout-sink.js';
 import type { OutputFormat, Sink } from '../formats/sinks/sink.js';
@@ -14,7 +16,7 @@ import type { ArchiveSource } from '../formats/source.js';
 import { isStoreSpec, Store, STORE_SPEC } from '../formats/store/store.js';
 import { StoreSink } from '../formats/store/store-sink.js';
 import { copy, type CopyOptions, type CopyReport } from './copy.js';
-import type { Plan } from './plan.js';
+import { planImages, type Plan } from './plan.js';
 
 export const OUTPUT_FORMATS: OutputFormat[] = ['hybrid', 'docker-archive', 'oci-archive', 'oci-layout'];
 export type OuterCompression = 'none' | 'gzip' | 'zstd';
@@ -22,12 +24,15 @@ export type OuterCompression = 'none' | 'gzip' | 'zstd';
 export interface OutputOptions {
   format?: string;
   compress?: string;
+  volumeSize?: string;
 }
 
 export interface ResolvedOutput {
   target: string;
   format: OutputFormat;
   compress: OuterCompression;
+  /** Split into FILE.001, FILE.002, ... of at most this many bytes, with FILE.imgpack.json. */
+  volumeSize?: number;
 }
 
 /** Defaults (CLI.md): hybrid for a file; oci-layout for an existing directory or a path ending in '/'. */
@@ -56,6 +61,10 @@ export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutp
   if (!['none', 'gzip', 'zstd'].includes(compress)) throw usage('bad-compress', `unknown compression "${opts.compress}" (none, gzip)`, opts.compress);
   if (compress === 'zstd') throw usage('unsupported', 'zstd output is not supported: no pure-JavaScript zstd encoder is bundled; use --compress gzip or none', target);
   if (compress !== 'none' && format === 'oci-layout') throw usage('bad-compress', 'a directory cannot be compressed', target);
+  if (opts.volumeSize !== undefined) {
+    if (format === 'oci-layout' || target === '-') throw usage('usage', 'volumes are files: --volume-size needs -o FILE and a tar format', target);
+    return { target, format, compress, volumeSize: parseSize(opts.volumeSize) };
+  }
   return { target, format, compress };
 }
 
@@ -82,12 +91,24 @@ export function refuseOverwritingInput(target: string, sources: ArchiveSource[])
   }
 }
 
-export function createSink(out: ResolvedOutput): Sink {
-  if (out.format === 'store') return new StoreSink(Store.open());
-  const writer = out.format === 'oci-layout'
-    ? new DirWriter(out.target)
-    : new TarFileWriter(out.target, out.compress === 'gzip' ? () => createGzip({ level: 6 }) : undefined);
-  return out.format === 'docker-archive' ? new DockerArchiveSink(writer) : new LayoutSink(out.format as 'hybrid' | 'oci-archive' | 'oci-layout', writer);
+export function createSink(out: ResolvedOutput, plan?: Plan): { sink: Sink; writer?: TarFileWriter } {
+  if (out.format === 'store') return { sink: new StoreSink(Store.open()) };
+  if (out.format === 'oci-layout') return { sink: new LayoutSink('oci-layout', new DirWriter(out.target)) };
+  const wrap = out.compress === 'gzip' ? () => createGzip({ level: 6 }) : undefined;
+  const volumes = out.volumeSize ? { size: out.volumeSize, info: transferInfo(out, plan) } : undefined;
+  const writer = new TarFileWriter(out.target, wrap, volumes);
+  const sink = out.format === 'docker-archive' ? new DockerArchiveSink(writer) : new LayoutSink(out.format, writer);
+  return { sink, writer };
+}
+
+/** What a transfer manifest says of the images inside. */
+function transferInfo(out: ResolvedOutput, plan?: Plan): VolumeInfo {
+  const images = plan ? planImages(plan).map((img) => ({
+    id: img.id,
+    names: [...new Set(plan.roots.filter((r) => (r.node.kind === 'manifest' && r.node.image === img) || (r.node.kind === 'index' && r.node.images.includes(img))).flatMap((r) => r.names))],
+    platform: img.platform ? [img.platform.os, img.platform.architecture, img.platform.variant].filter(Boolean).join('/') : undefined,
+  })) : [];
+  return { imgpackVersion: VERSION, created: new Date().toISOString(), format: out.format, compression: out.compress, images };
 }
 
 /** An upper bound of what the plan writes: every distinct blob once. */
@@ -105,7 +126,7 @@ export function estimateSize(plan: Plan): number {
   return [...seen.values()].reduce((a, b) => a + b, 0) + 1024 * 1024;
 }
 
-export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean }): Promise<CopyReport> {
+export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean }): Promise<CopyReport & { transfer?: TransferManifest }> {
   const hasImages = plan.roots.some((r) => r.node.kind !== 'artifact');
   if (!hasImages && (out.format === 'docker-archive' || plan.roots.length === 0)) {
     throw invalid('no-images', plan.roots.length ? 'the selection holds only artifacts, which a docker-archive cannot hold' : 'nothing to write: no image was selected', out.target);
@@ -113,5 +134,7 @@ export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptio
   if (out.format === 'oci-layout') await checkOutputDir(out.target);
   const where = out.format === 'store' ? Store.open().root + '/' : resolve(out.target);
   if (opts.spaceCheck !== false) await checkFreeSpace(where, estimateSize(plan));
-  return copy(plan, createSink(out), opts);
+  const { sink, writer } = createSink(out, plan);
+  const report = await copy(plan, sink, opts);
+  return writer?.transferManifest ? { ...report, transfer: writer.transferManifest } : report;
 }

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import type { CommandContext } from '../context.js';
+import { chunkFile, joinVolumes } from '../../ops/volumes-ops.js';
+import { parseSize } from '../../io/volumes.js';
+import { humanSize } from '../format.js';
+import { printJson } from '../io.js';
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('chunk')
+    .summary('split an archive into USB volumes FILE.001, FILE.002, ... with FILE.imgpack.json')
+    .argument('<file>', 'the archive (any file)')
+    .requiredOption('--volume-size <size>', 'at most this per volume: 3900M, 1G, fat32 (4294967295 bytes)...')
+    .option('--json', 'print the transfer manifest')
+    .addHelpText('after', `
+Volumes are plain byte splits: \`cat FILE.0* > FILE\` rebuilds the archive too.
+
+Examples:
+  imgpack chunk bundle.tar --volume-size fat32`)
+    .action(async (file: string, flags: { volumeSize: string; json?: boolean }) => {
+      const manifest = await chunkFile(file, parseSize(flags.volumeSize));
+      if (flags.json) return printJson(ctx.io, manifest);
+      for (const v of manifest.volumes) ctx.io.out(`${v.name}  ${humanSize(v.size)}  ${v.sha256}`);
+      if (!ctx.io.quiet) ctx.io.err(`${file}: ${manifest.volumes.length} volumes and ${file}.imgpack.json`);
+    });
+
+  program
+    .command('join')
+    .summary('reassemble volumes into one archive, checking every checksum')
+    .argument('<first-volume>', 'FILE.001 or FILE.imgpack.json')
+    .requiredOption('-o, --output <file>', 'the archive to write')
+    .option('--json', 'print JSON')
+    .action(async (spec: string, flags: { output: string; json?: boolean }) => {
+      const r = await joinVolumes(spec, flags.output);
+      if (flags.json) return printJson(ctx.io, { output: flags.output, ...r });
+      if (!ctx.io.quiet) ctx.io.err(`Wrote ${flags.output}: ${r.volumes} volumes, ${humanSize(r.size)}, ${r.sha256}`);
+    });
+}
