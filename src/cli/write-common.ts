@@ -4,7 +4,8 @@ import { usage } from '../errors.js';
 import { openSource, type ArchiveSource } from '../formats/source.js';
 import type { CopyReport, LayerPolicy } from '../ops/copy.js';
 import type { Plan } from '../ops/plan.js';
-import { refuseOverwritingInput, resolveOutput, writePlan, type ResolvedOutput } from '../ops/write.js';
+import { estimateSize, refuseOverwritingInput, resolveOutput, writePlan, type ResolvedOutput } from '../ops/write.js';
+import { progressFor } from './progress.js';
 import { parsePlatform, type Platform } from '../model/oci.js';
 import type { TransferManifest } from '../io/volumes.js';
 import { familiarName } from '../model/reference.js';
@@ -65,7 +66,13 @@ export async function withSources<T>(specs: string[], work: (sources: ArchiveSou
 export async function runWrite(ctx: CommandContext, plan: Plan, out: ResolvedOutput, sources: ArchiveSource[], flags: WriteFlags, extra: Record<string, unknown> = {}): Promise<CopyReport> {
   if (flags.json && out.target === '-') throw usage('usage', '--json needs standard output, which -o - already uses');
   refuseOverwritingInput(out.target, sources);
-  const report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags), spaceCheck: flags.spaceCheck });
+  const progress = progressFor(ctx, `writing ${out.target === '-' ? 'to standard output' : out.target}`, estimateSize(plan));
+  let report;
+  try {
+    report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags), spaceCheck: flags.spaceCheck, onProgress: (e) => progress.update(e.bytes, e.current) });
+  } finally {
+    progress.done();
+  }
   reportWrite(ctx, report, out, extra);
   return report;
 }

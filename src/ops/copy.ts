@@ -36,6 +36,7 @@ export interface CopyOptions {
 }
 
 export interface CopyProgress {
+  /** Bytes of blobs written so far (deduplicated ones are not written). */
   bytes: number;
   current: string;
 }
@@ -78,6 +79,8 @@ class CopyEngine {
   private readonly manifests = new Map<string, Descriptor>();
   private readonly layerCache = new Map<string, { descriptor: Descriptor; path: string }>();
   private readonly temps: (() => void)[] = [];
+  /** Bytes that went through openVerified, for progress. */
+  private streamed = 0;
 
   constructor(private readonly sink: Sink, private readonly opts: CopyOptions) {}
 
@@ -275,7 +278,11 @@ class CopyEngine {
     const hash = createHash(algorithmOf(digest));
     return {
       kind: 'range', segments: source.tree.location(r.file), length: r.file.size,
-      tap: (chunk) => hash.update(chunk),
+      tap: (chunk) => {
+        hash.update(chunk);
+        this.streamed += chunk.length;
+        this.opts.onProgress?.({ bytes: this.streamed, current: member });
+      },
       done: () => {
         const actual = `${algorithmOf(digest)}:${hash.digest('hex')}`;
         if (actual !== digest) throw invalid('digest-mismatch', `blob content has digest ${actual}, not ${digest}: the input is corrupt`, subject);
@@ -326,7 +333,6 @@ class CopyEngine {
       this.written.add(info.digest);
       this.report.blobsWritten++;
       this.report.bytesWritten += info.size;
-      this.opts.onProgress?.({ bytes: this.report.bytesWritten, current: `${source.display}: ${info.digest}` });
     }
     return this.sink.putBlob(info, open);
   }

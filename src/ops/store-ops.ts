@@ -14,7 +14,7 @@ import { familiarName, normalizeName, parseReference } from '../model/reference.
 import { copy, type CopyReport } from './copy.js';
 import { rootsOf, type PlanRoot } from './plan.js';
 import { matchImages } from './select.js';
-import { verifySource, type VerifyReport } from './verify.js';
+import { verifySource } from './verify.js';
 
 export const SIZE_ANNOTATION = 'dev.imgpack.uncompressed-size';
 
@@ -26,11 +26,18 @@ export interface LoadResult {
 }
 
 /** Verifies every input completely, then adds each to the store: a corrupt input adds nothing. */
-export async function loadIntoStore(sources: ArchiveSource[], onVerified?: (r: VerifyReport) => void): Promise<LoadResult[]> {
+export interface LoadProgress {
+  phase: 'verify' | 'load';
+  source: string;
+  bytes: number;
+  total?: number;
+  current: string;
+}
+
+export async function loadIntoStore(sources: ArchiveSource[], onProgress?: (e: LoadProgress) => void): Promise<LoadResult[]> {
   const sizes: Record<string, number> = {};
   for (const s of sources) {
-    const v = await verifySource(s);
-    onVerified?.(v);
+    const v = await verifySource(s, { onProgress: (e) => onProgress?.({ phase: 'verify', source: s.display, bytes: e.bytes, total: e.total, current: e.member }) });
     if (!v.ok) {
       const p = v.problems[0];
       throw invalid('corrupt-input', `${s.display} has ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'}; nothing was loaded. First: ${p.message} (${p.subject})`, s.display);
@@ -42,7 +49,7 @@ export async function loadIntoStore(sources: ArchiveSource[], onVerified?: (r: V
   for (const s of sources) {
     const roots = rootsOf(s);
     const sink = new StoreSink(store, (d) => sizeAnnotation(store, d, sizes));
-    const report = await copy({ roots }, sink, { layers: 'keep' });
+    const report = await copy({ roots }, sink, { layers: 'keep', onProgress: (e) => onProgress?.({ phase: 'load', source: s.display, bytes: e.bytes, current: e.current }) });
     results.push({
       source: s.display,
       names: roots.flatMap((r) => r.names),

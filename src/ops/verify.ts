@@ -28,7 +28,7 @@ export interface VerifyReport {
 }
 
 export interface VerifyOptions {
-  onProgress?: (e: { member: string; bytes: number }) => void;
+  onProgress?: (e: { member: string; bytes: number; total: number }) => void;
   concurrency?: number;
 }
 
@@ -75,7 +75,7 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
     await runPool([...byMember.entries()], opts.concurrency ?? 4, async ([member, refs]) => {
       const checked = await checkMember(source, member, refs, findings, pool, contentSizes);
       bytes += checked;
-      opts.onProgress?.({ member, bytes });
+      opts.onProgress?.({ member, bytes, total });
     });
   } finally {
     await pool.close();

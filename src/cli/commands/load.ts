@@ -5,6 +5,7 @@ import { loadIntoStore } from '../../ops/store-ops.js';
 import { familiarName } from '../../model/reference.js';
 import { humanSize } from '../format.js';
 import { printJson } from '../io.js';
+import { progressFor, type Progress } from '../progress.js';
 import { withSources } from '../write-common.js';
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -24,7 +25,18 @@ Examples:
       ctx.io.json = !!flags.json;
       const specs = flags.input.length ? flags.input : ['-'];
       await withSources(specs, async (sources) => {
-        const results = await loadIntoStore(sources);
+        let progress: Progress | undefined;
+        let phase = '';
+        const results = await loadIntoStore(sources, (e) => {
+          const key = `${e.phase} ${e.source}`;
+          if (key !== phase) {
+            progress?.done();
+            phase = key;
+            const total = e.total ?? sources.find((s) => s.display === e.source)?.catalog.blobs.reduce((n, b) => n + (b.size ?? 0), 0) ?? 0;
+            progress = progressFor(ctx, `${e.phase === 'verify' ? 'verifying' : 'loading'} ${e.source}`, total);
+          }
+          progress!.update(e.bytes, e.current);
+        }).finally(() => progress?.done());
         if (flags.json) {
           printJson(ctx.io, { loaded: results.map((r) => ({ source: r.source, names: r.names, unnamed: r.unnamed, blobsWritten: r.report.blobsWritten, bytesWritten: r.report.bytesWritten })) });
           return;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { verifyPath } from '../../ops/verify.js';
 import { humanSize } from '../format.js';
 import { printJson } from '../io.js';
+import { progressFor, type Progress } from '../progress.js';
 import type { CommandContext } from '../context.js';
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -17,7 +18,14 @@ Examples:
   imgpack verify images.tar && docker load -i images.tar
   imgpack verify ./oci-layout --json`)
     .action(async (spec: string, opts: { json?: boolean }) => {
-      const report = await verifyPath(spec);
+      ctx.io.json = !!opts.json;
+      let progress: Progress | undefined;
+      const report = await verifyPath(spec, {
+        onProgress: (e) => {
+          progress ??= progressFor(ctx, `verifying ${spec}`, e.total);
+          progress.update(e.bytes, e.member);
+        },
+      }).finally(() => progress?.done());
       if (opts.json) {
         printJson(ctx.io, report);
       } else {
