@@ -68,6 +68,27 @@ row('imgpack convert (all) -> hybrid', measure([...imgpack, 'convert', archive, 
 spawnSync(imgpack[0], [...imgpack.slice(1), 'convert', archive, '--image', 'bench/image1', '-o', out('other.tar')]);
 row('imgpack merge (archive + one of its images)', measure([...imgpack, 'merge', archive, out('other.tar'), '-o', out('merged.tar')], clean('merged.tar')), cat, 'cat');
 
+// The air-gap workflow (issue 4): load into a store, save from it, with and without volumes.
+const store = out('store');
+rmSync(store, { recursive: true, force: true });
+const catHash = measure(['sh', '-c', `cat '${archive}' | sha256sum > /dev/null`]);
+row('cat | sha256sum (load baseline)', catHash);
+row('imgpack load (into a fresh store)', measure([...imgpack, '--store', store, 'load', '-i', archive], () => rmSync(store, { recursive: true, force: true })), catHash, 'cat+sha256');
+const catCopy = measure(['sh', '-c', `cat '${archive}' > '${out('cat-copy.tar')}'`], clean('cat-copy.tar'));
+row('cat > file (save baseline)', catCopy);
+row('imgpack save --all -o file', measure([...imgpack, '--store', store, 'save', '--all', '-o', out('saved.tar')], clean('saved.tar')), catCopy, 'cat');
+const vclean = () => spawnSync('sh', ['-c', `rm -f '${out('vol.tar')}'.*`]);
+row('imgpack save --all --volume-size 256M', measure([...imgpack, '--store', store, 'save', '--all', '-o', out('vol.tar'), '--volume-size', '256M'], vclean), catCopy, 'cat');
+// docker load into the realtools' private dockerds (../shared/tools/realtools/start-dockerd.sh), when running.
+const realtools = join(root, '..', 'shared', 'tools', 'realtools');
+for (const flavour of ['legacy', 'modern']) {
+  const sock = `/tmp/imgpack-realtools/dockerd-${flavour}/docker.sock`;
+  if (!existsSync(sock) || !existsSync(join(realtools, 'lib.sh'))) continue;
+  const docker = (args) => `source '${realtools}/lib.sh' && rt_docker ${flavour} ${args}`;
+  row(`docker load (dockerd ${flavour === 'legacy' ? '20.10' : '26'})`, measure(['bash', '-c', docker(`load -q -i '${archive}' > /dev/null`)], () => spawnSync('bash', ['-c', `${docker("images -q")} | xargs -r ${docker('rmi -f')} > /dev/null 2>&1`])), catHash, 'cat+sha256');
+}
+if (have('podman')) row('podman load (vfs, fresh store)', measure(['sh', '-c', `podman --root '${out('podman')}' --runroot '${out('podman-run')}' --storage-driver vfs load -q -i '${archive}' > /dev/null`], clean('podman', 'podman-run')), catHash, 'cat+sha256');
+
 console.log(`\n${archive}: ${(bytes / 2 ** 30).toFixed(2)} GiB, median of ${reps} runs, page cache warm, ${cpus().length} cores\n`);
 const header = ['operation', 'seconds', 'peak RSS MB', 'speed vs'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));

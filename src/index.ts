@@ -21,3 +21,7 @@ export { parseDigest, digestProblem, chainIds } from './model/digest.js';
 export type { Catalog, ImageRecord, ArtifactRecord, IndexRecord, Problem, FormatName } from './model/catalog.js';
 export type { Descriptor, Manifest, Index, ImageConfig, Platform } from './model/oci.js';
 export { VERSION } from './version.js';
+export { Store, storePath } from './formats/store/store.js';
+export { loadIntoStore, listImages, removeImages, pruneStore, renameInStore, type ImageRow } from './ops/store-ops.js';
+export { chunkFile, joinVolumes } from './ops/volumes-ops.js';
+export { parseSize, findVolumeSet, checkVolumes, type TransferManifest } from './io/volumes.js';

@@ -52,11 +52,20 @@ export function platformOf(flags: WriteFlags): Platform | undefined {
 }
 
 /** Opens every source; closes them all when `work` ends, however it ends. */
-export async function withSources<T>(specs: string[], work: (sources: ArchiveSource[]) => Promise<T>): Promise<T> {
+export async function withSources<T>(specs: string[], work: (sources: ArchiveSource[]) => Promise<T>, ctx?: CommandContext): Promise<T> {
   if (specs.filter((s) => s === '-').length > 1) throw usage('usage', 'standard input can be read only once');
   const sources: ArchiveSource[] = [];
   try {
-    for (const s of specs) sources.push(await openSource(s));
+    for (const s of specs) {
+      // Reading a pipe has no known size: a spinner, on a terminal only.
+      const spinner = s === '-' && ctx ? progressFor(ctx, '', 0) : undefined;
+      await spinner?.phase('reading standard input');
+      try {
+        sources.push(await openSource(s));
+      } finally {
+        spinner?.done();
+      }
+    }
     return await work(sources);
   } finally {
     for (const s of sources) await s.close();

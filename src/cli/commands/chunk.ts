@@ -30,6 +30,11 @@ Examples:
     .argument('<first-volume>', 'FILE.001 or FILE.imgpack.json')
     .requiredOption('-o, --output <file>', 'the archive to write')
     .option('--json', 'print JSON')
+    .addHelpText('after', `
+Every volume's sha256 is checked against FILE.imgpack.json, and the whole archive's at the end.
+
+Examples:
+  imgpack join /media/usb/bundle.tar.001 -o bundle.tar`)
     .action(async (spec: string, flags: { output: string; json?: boolean }) => {
       const r = await joinVolumes(spec, flags.output);
       if (flags.json) return printJson(ctx.io, { output: flags.output, ...r });

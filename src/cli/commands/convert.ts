@@ -23,6 +23,6 @@ Examples:
       await withSources([spec], async ([source]) => {
         const roots = selectRoots(source, { images: flags.image, platform: platformOf(flags) });
         await runWrite(ctx, { roots }, out, [source], flags);
-      });
+      }, ctx);
     });
 }

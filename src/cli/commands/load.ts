@@ -46,6 +46,6 @@ Examples:
           for (const id of r.unnamed) ctx.io.out(`Loaded image ID: ${id}`);
           if (!ctx.io.quiet) ctx.io.err(`${r.source}: ${humanSize(r.report.bytesWritten)} added to the store${r.report.bytesDeduplicated ? `, ${humanSize(r.report.bytesDeduplicated)} shared` : ''}`);
         }
-      });
+      }, ctx);
     });
 }

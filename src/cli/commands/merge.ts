@@ -22,6 +22,6 @@ Examples:
         const groups = sources.map((s) => selectRoots(s, { images: flags.image, platform: platformOf(flags) }));
         const roots = mergeRoots(groups, flags.prefer);
         await runWrite(ctx, { roots }, out, sources, flags, { sources: specs });
-      });
+      }, ctx);
     });
 }

@@ -9,6 +9,11 @@ export function register(program: Command, ctx: CommandContext): void {
     .command('prune')
     .summary('remove the blobs of the local store that nothing references')
     .option('--json', 'print JSON')
+    .addHelpText('after', `
+Blobs that a load running at the same time is about to use are kept.
+
+Examples:
+  imgpack rmi busybox:old && imgpack prune`)
     .action(async (flags: { json?: boolean }) => {
       const r = await pruneStore();
       if (flags.json) return printJson(ctx.io, r);
