@@ -125,7 +125,7 @@ export class TarFileWriter implements TreeWriter {
         if (this.target === '-') await new Promise<void>((r) => (process.stdout.writableNeedDrain ? process.stdout.once('drain', () => r()) : r()));
       }
       if (this.volumes) {
-        this.transferManifest = this.volumes.sink.commit(this.volumes.info);
+        this.transferManifest = await this.volumes.sink.commit(this.volumes.info);
         return;
       }
       if (this.fd === undefined || !this.temp) return;

@@ -4,7 +4,7 @@
  * and sha256 and the whole archive's. Volumes are read as one file, with no reassembled copy.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { createHash, type Hash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ImgpackError, invalid, usage } from '../errors.js';
 import { HashPool } from './hash-pool.js';
@@ -52,9 +52,9 @@ export function manifestPathOf(target: string): string {
  * commit, hashing each volume and the whole as they pass.
  */
 export class VolumeSink implements ByteSink {
-  private readonly volumes: { temp: string; remove: () => void; fd: number; size: number; hash: Hash }[] = [];
-  private readonly total = createHash('sha256');
+  private readonly volumes: { temp: string; remove: () => void; fd: number; size: number; sha256?: Promise<string> }[] = [];
   private totalSize = 0;
+  private readonly pool = new HashPool(Math.min(2, availableParallelism()));
 
   constructor(private readonly target: string, private readonly volumeSize: number) {}
 
@@ -64,11 +64,8 @@ export class VolumeSink implements ByteSink {
       let v = this.volumes[this.volumes.length - 1];
       if (!v || v.size === this.volumeSize) v = this.next();
       const n = Math.min(buf.length - off, this.volumeSize - v.size);
-      const part = buf.subarray(off, off + n);
       let written = 0;
-      while (written < n) written += writeSync(v.fd, part, written, n - written);
-      v.hash.update(part);
-      this.total.update(part);
+      while (written < n) written += writeSync(v.fd, buf, off + written, n - written);
       v.size += n;
       this.totalSize += n;
       off += n;
@@ -76,22 +73,40 @@ export class VolumeSink implements ByteSink {
   }
 
   private next() {
+    this.seal(this.volumes[this.volumes.length - 1]);
     const name = volumeName(this.target, this.volumes.length + 1);
     const temp = siblingTempName(name);
     const remove = registerTemp(temp);
-    const v = { temp, remove, fd: openSync(temp, 'wx'), size: 0, hash: createHash('sha256') };
+    const v: (typeof this.volumes)[number] = { temp, remove, fd: openSync(temp, 'wx'), size: 0 };
     this.volumes.push(v);
     return v;
   }
 
-  /** fsync, rename every volume into place, then write the manifest: the set appears whole. */
-  commit(info: Omit<TransferManifest, 'kind' | 'version' | 'volumes' | 'size' | 'sha256'>): TransferManifest {
-    if (this.volumes.length === 0) this.next();
-    const volumes = this.volumes.map((v, i) => {
-      fsyncSync(v.fd);
-      closeSync(v.fd);
-      return { name: basename(volumeName(this.target, i + 1)), size: v.size, sha256: `sha256:${v.hash.digest('hex')}`, temp: v.temp };
+  /**
+   * A full volume is fsynced and hashed by a worker thread while the next one is written: the
+   * copy does not wait for sha256 (the hash reads back what reached the file).
+   */
+  private seal(v: (typeof this.volumes)[number] | undefined): void {
+    if (!v || v.sha256) return;
+    fsyncSync(v.fd);
+    closeSync(v.fd);
+    v.sha256 = this.pool.run({ segments: [{ path: v.temp, start: 0, length: v.size }], algorithms: ['sha256'] }).then((r) => {
+      if (r.error || !r.stored.sha256) throw new Error(r.error ?? 'hashing failed');
+      return r.stored.sha256;
     });
+    v.sha256.catch(() => {});
+  }
+
+  /** fsync, rename every volume into place, then write the manifest: the set appears whole. */
+  async commit(info: Omit<TransferManifest, 'kind' | 'version' | 'volumes' | 'size' | 'sha256'>): Promise<TransferManifest> {
+    if (this.volumes.length === 0) this.next();
+    this.seal(this.volumes[this.volumes.length - 1]);
+    const total = this.pool.run({ segments: this.volumes.map((v) => ({ path: v.temp, start: 0, length: v.size })), algorithms: ['sha256'] });
+    const hashes = await Promise.all(this.volumes.map((v) => v.sha256!));
+    const whole = await total;
+    await this.pool.close();
+    if (whole.error || !whole.stored.sha256) throw new Error(whole.error ?? 'hashing failed');
+    const volumes = this.volumes.map((v, i) => ({ name: basename(volumeName(this.target, i + 1)), size: v.size, sha256: hashes[i], temp: v.temp }));
     removeStaleVolumes(this.target, volumes.length);
     for (let i = 0; i < volumes.length; i++) {
       renameSync(volumes[i].temp, volumeName(this.target, i + 1));
@@ -100,7 +115,7 @@ export class VolumeSink implements ByteSink {
     const manifest: TransferManifest = {
       kind: 'imgpack-transfer', version: 1, ...info,
       volumes: volumes.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
-      size: this.totalSize, sha256: `sha256:${this.total.digest('hex')}`,
+      size: this.totalSize, sha256: whole.stored.sha256,
     };
     const temp = siblingTempName(manifestPathOf(this.target));
     const fd = openSync(temp, 'wx');
@@ -113,9 +128,12 @@ export class VolumeSink implements ByteSink {
 
   abort(): void {
     for (const v of this.volumes) {
-      try { closeSync(v.fd); } catch { /* closed */ }
+      if (!v.sha256) {
+        try { closeSync(v.fd); } catch { /* closed */ }
+      }
       v.remove();
     }
+    void this.pool.close();
   }
 }
 

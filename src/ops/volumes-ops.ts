@@ -33,7 +33,7 @@ export async function chunkFile(file: string, volumeSize: number): Promise<Trans
   const sink = new VolumeSink(file, volumeSize);
   try {
     for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) sink.write(chunk as Buffer);
-    return sink.commit({ imgpackVersion: VERSION, created: new Date().toISOString(), format, compression, images });
+    return await sink.commit({ imgpackVersion: VERSION, created: new Date().toISOString(), format, compression, images });
   } catch (e) {
     sink.abort();
     throw e instanceof Error && e.name === 'ImgpackError' ? e : fromSystemError(e, file);
