@@ -22,9 +22,10 @@ import * as rmi from './commands/rmi.js';
 import * as prune from './commands/prune.js';
 import * as save from './commands/save.js';
 import * as chunk from './commands/chunk.js';
+import * as exportCmd from './commands/export.js';
 import { setStorePath } from '../formats/store/store.js';
 
-const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk];
+const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, exportCmd];
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('imgpack')

@@ -1,0 +1,165 @@
+/**
+ * `export`: an image's flattened filesystem, as `docker export` of a fresh container or
+ * `crane export` gives it. Layers are applied in order with the OCI whiteout rules: `.wh.NAME`
+ * deletes NAME of lower layers, `.wh..wh..opq` hides what lower layers had in its directory.
+ * Two passes: top-down, decide which layer's entry wins each path (headers only); bottom-up,
+ * write the winners, so that a hardlink's target always comes before the link.
+ */
+import { createWriteStream, renameSync } from 'node:fs';
+import { posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { extract, pack, type Header } from 'tar-stream';
+import { fromSystemError, ImgpackError, invalid } from '../errors.js';
+import { decompress, sniffCompression, MAGIC_LENGTH } from '../io/compression.js';
+import { registerTemp, releaseTemp, siblingTempName } from '../io/temp.js';
+import type { ArchiveSource } from '../formats/source.js';
+import type { ImageRecord } from '../model/catalog.js';
+
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+
+export interface ExportReport {
+  image: string;
+  entries: number;
+  bytes: number;
+  skipped: { path: string; reason: string }[];
+}
+
+/** A layer path made relative and safe; undefined for one that climbs out (never written). */
+export function cleanPath(name: string): string | undefined {
+  const parts: string[] = [];
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') return undefined;
+    parts.push(part);
+  }
+  return parts.join('/');
+}
+
+async function* layerEntries(source: ArchiveSource, member: string) {
+  const r = await source.tree.resolve(member);
+  if (!r.ok) throw invalid('missing-blob', `${member}: ${r.message}`, source.display);
+  const compression = sniffCompression(await source.tree.head(r.file, MAGIC_LENGTH));
+  const ex = extract();
+  const content = decompress(source.tree.openRange(r.file), compression, `${source.display}: ${member}`);
+  // Some writers (umoci) end layers without the two zero blocks; adding them is harmless after a
+  // proper end, and lets the parser finish cleanly after an improper one.
+  const input = Readable.from((async function* () {
+    let total = 0;
+    for await (const chunk of content) {
+      total += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+    yield Buffer.alloc(((512 - (total % 512)) % 512) + 1024); // the last member's padding, then the end
+  })());
+  input.on('error', (e) => ex.destroy(e));
+  input.pipe(ex as unknown as NodeJS.WritableStream);
+  for await (const entry of ex) yield entry;
+}
+
+export async function exportImage(source: ArchiveSource, image: ImageRecord, target: string): Promise<ExportReport> {
+  const layers = image.manifests[0]?.layers ?? [];
+  const members = layers.map((l) => source.memberOf(l.descriptor.digest));
+  const report: ExportReport = { image: image.id, entries: 0, bytes: 0, skipped: [] };
+
+  // Pass 1, top-down: the layer (and the occurrence in it) whose entry each path shows.
+  const winner = new Map<string, { layer: number; occurrence: number }>();
+  const deleted = new Set<string>();
+  const opaque = new Set<string>();
+  const implied = new Set<string>();
+  const hidden = (path: string) => {
+    const parts = path.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (deleted.has(prefix)) return true;
+      if (i < parts.length && opaque.has(prefix)) return true;
+    }
+    return false;
+  };
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const seen = new Map<string, number>();
+    const deletes: string[] = [];
+    const opaques: string[] = [];
+    for await (const entry of layerEntries(source, members[i])) {
+      const path = cleanPath(entry.header.name);
+      entry.resume();
+      if (path === undefined) {
+        report.skipped.push({ path: entry.header.name, reason: 'climbs out of the root' });
+        continue;
+      }
+      if (path === '') continue;
+      const base = posix.basename(path);
+      const dir = posix.dirname(path) === '.' ? '' : posix.dirname(path);
+      if (base === OPAQUE) opaques.push(dir);
+      else if (base.startsWith(WHITEOUT)) deletes.push(dir ? `${dir}/${base.slice(WHITEOUT.length)}` : base.slice(WHITEOUT.length));
+      else seen.set(path, (seen.get(path) ?? -1) + 1);
+    }
+    for (const [path, last] of seen) if (!winner.has(path) && !hidden(path)) winner.set(path, { layer: i, occurrence: last });
+    // Parents that a layer holds no entry for still exist (extraction creates them), even when
+    // the file that needed them is deleted later: record every parent that is not itself hidden.
+    for (const path of [...seen.keys(), ...deletes, ...opaques.map((o) => `${o}/${OPAQUE}`)]) {
+      for (let dir = posix.dirname(path); dir !== '.' && dir !== '' && !implied.has(dir); dir = posix.dirname(dir)) {
+        if (!hidden(dir)) implied.add(dir);
+      }
+    }
+    for (const d of deletes) deleted.add(d);
+    for (const o of opaques) opaque.add(o);
+  }
+
+  // Pass 2, bottom-up: write the winners.
+  const temp = siblingTempName(target);
+  const remove = registerTemp(temp);
+  const out = pack();
+  const written = pipeline(out as unknown as Readable, createWriteStream(temp, { flags: 'wx' }));
+  written.catch(() => {});
+  try {
+    for (const dir of [...implied].filter((d) => !winner.has(d)).sort()) {
+      await new Promise<void>((resolve, reject) => out.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve())));
+      report.entries++;
+    }
+    for (let i = 0; i < layers.length; i++) {
+      const occurrences = new Map<string, number>();
+      for await (const entry of layerEntries(source, members[i])) {
+        const path = cleanPath(entry.header.name);
+        const n = path ? (occurrences.get(path) ?? -1) + 1 : 0;
+        if (path) occurrences.set(path, n);
+        const w = path ? winner.get(path) : undefined;
+        if (!path || !w || w.layer !== i || w.occurrence !== n) {
+          entry.resume();
+          continue;
+        }
+        const h = entry.header;
+        const header: Header = {
+          name: h.type === 'directory' ? `${path}/` : path,
+          mode: h.mode, uid: h.uid, gid: h.gid, uname: h.uname, gname: h.gname, mtime: h.mtime,
+          type: h.type, size: h.type === 'file' || h.type === 'contiguous-file' ? h.size : 0,
+          devmajor: h.devmajor, devminor: h.devminor,
+          ...(h.linkname ? { linkname: h.type === 'link' ? cleanPath(h.linkname) ?? h.linkname : h.linkname } : {}),
+          ...(h.pax ? { pax: h.pax } : {}),
+        } as Header;
+        await new Promise<void>((resolve, reject) => {
+          const sink = out.entry(header, (err) => (err ? reject(err) : resolve()));
+          if (header.size) {
+            entry.pipe(sink as unknown as NodeJS.WritableStream);
+            entry.on('error', reject);
+          } else {
+            entry.resume();
+            (sink as unknown as { end(): void }).end();
+          }
+        });
+        report.entries++;
+        report.bytes += header.size ?? 0;
+      }
+    }
+    out.finalize();
+    await written;
+    renameSync(temp, target);
+    releaseTemp(temp);
+    return report;
+  } catch (e) {
+    out.destroy();
+    remove();
+    throw e instanceof ImgpackError ? e : fromSystemError(e, target);
+  }
+}
