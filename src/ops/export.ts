@@ -2,8 +2,8 @@
  * `export`: an image's flattened filesystem, as `docker export` of a fresh container or
  * `crane export` gives it. Layers are applied in order with the OCI whiteout rules: `.wh.NAME`
  * deletes NAME of lower layers, `.wh..wh..opq` hides what lower layers had in its directory.
- * Two passes: top-down, decide which layer's entry wins each path (headers only); bottom-up,
- * write the winners, so that a hardlink's target always comes before the link.
+ * Two passes (flatten): top-down, decide which layer's entry wins each path (headers only);
+ * bottom-up, yield the winners, so that a hardlink's target always comes before the link.
  */
 import { createWriteStream, renameSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -58,10 +58,20 @@ async function* layerEntries(source: ArchiveSource, member: string) {
   for await (const entry of ex) yield entry;
 }
 
-export async function exportImage(source: ArchiveSource, image: ImageRecord, target: string): Promise<ExportReport> {
+/** One entry of the flattened filesystem: its header (path cleaned) and, for files, its bytes. */
+export interface FlatEntry {
+  header: Header;
+  /** The content stream of a file entry; it must be consumed or resumed before the next entry. */
+  content?: Readable;
+}
+
+/**
+ * The winners of every path, bottom-up: first the parents no layer lists, then each layer's
+ * surviving entries. Paths that climb out of the root are reported to `skip` and never yielded.
+ */
+export async function* flatten(source: ArchiveSource, image: ImageRecord, skip: (path: string, reason: string) => void = () => {}): AsyncGenerator<FlatEntry> {
   const layers = image.manifests[0]?.layers ?? [];
   const members = layers.map((l) => source.memberOf(l.descriptor.digest));
-  const report: ExportReport = { image: image.id, entries: 0, bytes: 0, skipped: [] };
 
   // Pass 1, top-down: the layer (and the occurrence in it) whose entry each path shows.
   const winner = new Map<string, { layer: number; occurrence: number }>();
@@ -85,7 +95,7 @@ export async function exportImage(source: ArchiveSource, image: ImageRecord, tar
       const path = cleanPath(entry.header.name);
       entry.resume();
       if (path === undefined) {
-        report.skipped.push({ path: entry.header.name, reason: 'climbs out of the root' });
+        skip(entry.header.name, 'climbs out of the root');
         continue;
       }
       if (path === '') continue;
@@ -107,50 +117,60 @@ export async function exportImage(source: ArchiveSource, image: ImageRecord, tar
     for (const o of opaques) opaque.add(o);
   }
 
-  // Pass 2, bottom-up: write the winners.
+  // Pass 2, bottom-up: the winners, so that a hardlink's target comes before the link.
+  for (const dir of [...implied].filter((d) => !winner.has(d)).sort()) {
+    yield { header: { name: `${dir}/`, type: 'directory', mode: 0o755, mtime: new Date(0) } as Header };
+  }
+  for (let i = 0; i < layers.length; i++) {
+    const occurrences = new Map<string, number>();
+    for await (const entry of layerEntries(source, members[i])) {
+      const path = cleanPath(entry.header.name);
+      const n = path ? (occurrences.get(path) ?? -1) + 1 : 0;
+      if (path) occurrences.set(path, n);
+      const w = path ? winner.get(path) : undefined;
+      if (!path || !w || w.layer !== i || w.occurrence !== n) {
+        entry.resume();
+        continue;
+      }
+      const h = entry.header;
+      const isFile = h.type === 'file' || h.type === 'contiguous-file';
+      const header = {
+        name: h.type === 'directory' ? `${path}/` : path,
+        mode: h.mode, uid: h.uid, gid: h.gid, uname: h.uname, gname: h.gname, mtime: h.mtime,
+        type: h.type, size: isFile ? h.size : 0,
+        devmajor: h.devmajor, devminor: h.devminor,
+        ...(h.linkname ? { linkname: h.type === 'link' ? cleanPath(h.linkname) ?? h.linkname : h.linkname } : {}),
+        ...(h.pax ? { pax: h.pax } : {}),
+      } as Header;
+      if (isFile && h.size) yield { header, content: entry as unknown as Readable };
+      else {
+        entry.resume();
+        yield { header };
+      }
+    }
+  }
+}
+
+export async function exportImage(source: ArchiveSource, image: ImageRecord, target: string): Promise<ExportReport> {
+  const report: ExportReport = { image: image.id, entries: 0, bytes: 0, skipped: [] };
   const temp = siblingTempName(target);
   const remove = registerTemp(temp);
   const out = pack();
   const written = pipeline(out as unknown as Readable, createWriteStream(temp, { flags: 'wx' }));
   written.catch(() => {});
   try {
-    for (const dir of [...implied].filter((d) => !winner.has(d)).sort()) {
-      await new Promise<void>((resolve, reject) => out.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve())));
-      report.entries++;
-    }
-    for (let i = 0; i < layers.length; i++) {
-      const occurrences = new Map<string, number>();
-      for await (const entry of layerEntries(source, members[i])) {
-        const path = cleanPath(entry.header.name);
-        const n = path ? (occurrences.get(path) ?? -1) + 1 : 0;
-        if (path) occurrences.set(path, n);
-        const w = path ? winner.get(path) : undefined;
-        if (!path || !w || w.layer !== i || w.occurrence !== n) {
-          entry.resume();
-          continue;
+    for await (const { header, content } of flatten(source, image, (path, reason) => report.skipped.push({ path, reason }))) {
+      await new Promise<void>((resolve, reject) => {
+        const sink = out.entry(header, (err) => (err ? reject(err) : resolve()));
+        if (content) {
+          content.pipe(sink as unknown as NodeJS.WritableStream);
+          content.on('error', reject);
+        } else {
+          (sink as unknown as { end(): void }).end();
         }
-        const h = entry.header;
-        const header: Header = {
-          name: h.type === 'directory' ? `${path}/` : path,
-          mode: h.mode, uid: h.uid, gid: h.gid, uname: h.uname, gname: h.gname, mtime: h.mtime,
-          type: h.type, size: h.type === 'file' || h.type === 'contiguous-file' ? h.size : 0,
-          devmajor: h.devmajor, devminor: h.devminor,
-          ...(h.linkname ? { linkname: h.type === 'link' ? cleanPath(h.linkname) ?? h.linkname : h.linkname } : {}),
-          ...(h.pax ? { pax: h.pax } : {}),
-        } as Header;
-        await new Promise<void>((resolve, reject) => {
-          const sink = out.entry(header, (err) => (err ? reject(err) : resolve()));
-          if (header.size) {
-            entry.pipe(sink as unknown as NodeJS.WritableStream);
-            entry.on('error', reject);
-          } else {
-            entry.resume();
-            (sink as unknown as { end(): void }).end();
-          }
-        });
-        report.entries++;
-        report.bytes += header.size ?? 0;
-      }
+      });
+      report.entries++;
+      report.bytes += header.size ?? 0;
     }
     out.finalize();
     await written;
