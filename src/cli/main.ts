@@ -23,9 +23,10 @@ import * as prune from './commands/prune.js';
 import * as save from './commands/save.js';
 import * as chunk from './commands/chunk.js';
 import * as exportCmd from './commands/export.js';
+import * as diff from './commands/diff.js';
 import { setStorePath } from '../formats/store/store.js';
 
-const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, exportCmd];
+const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, exportCmd, diff];
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('imgpack')

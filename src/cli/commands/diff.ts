@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import type { CommandContext } from '../context.js';
+import { invalid } from '../../errors.js';
+import type { ArchiveSource } from '../../formats/source.js';
+import { diffImages } from '../../ops/diff.js';
+import { describeImage, selectImages } from '../../ops/select.js';
+import { short } from '../format.js';
+import { printJson } from '../io.js';
+import { withSources } from '../write-common.js';
+
+function one(source: ArchiveSource, ref: string | undefined, flag: string) {
+  const images = selectImages(source.catalog, ref ? [ref] : undefined, source.display);
+  if (images.length !== 1) throw invalid('ambiguous-image', `${source.display} holds ${images.length} images (${images.map(describeImage).join('; ')}); choose one with ${flag}`, source.display);
+  return images[0];
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('diff')
+    .summary('what changed between two images: layers, configuration, files')
+    .argument('<source-a>', 'archive, OCI layout, volume set or store:')
+    .argument('<source-b>', 'archive, OCI layout, volume set or store:')
+    .option('--image-a <ref>', 'the image of source A (when it holds several)')
+    .option('--image-b <ref>', 'the image of source B (when it holds several)')
+    .option('--exit-code', 'exit 1 when the images differ')
+    .option('--json', 'print JSON')
+    .addHelpText('after', `
+Exit status: 0 whatever differs, unless --exit-code (then 1 when the images differ).
+
+Examples:
+  imgpack diff release-1.tar release-2.tar
+  imgpack diff store: build.tar --image-a app:1.0 --exit-code`)
+    .action(async (specA: string, specB: string, flags: { imageA?: string; imageB?: string; exitCode?: boolean; json?: boolean }) => {
+      ctx.io.json = !!flags.json;
+      const specs = specA === specB ? [specA] : [specA, specB];
+      await withSources(specs, async (sources) => {
+        const [sa, sb] = sources.length === 1 ? [sources[0], sources[0]] : sources;
+        const r = await diffImages(sa, one(sa, flags.imageA, '--image-a'), sb, one(sb, flags.imageB, '--image-b'));
+        if (flags.json) printJson(ctx.io, r);
+        else {
+          const io = ctx.io;
+          io.out(r.same ? 'The images are the same.' : `A ${short(r.a.id)} ${r.a.names.join(', ')}\nB ${short(r.b.id)} ${r.b.names.join(', ')}`);
+          if (!r.same) {
+            io.out(`Layers: ${r.layers.shared.length} shared, ${r.layers.onlyA.length} only in A, ${r.layers.onlyB.length} only in B`);
+            for (const c of r.config) io.out(`~ ${c.field}: ${JSON.stringify(c.a)} -> ${JSON.stringify(c.b)}`);
+            for (const f of r.files.added) io.out(`+ ${f}`);
+            for (const f of r.files.removed) io.out(`- ${f}`);
+            for (const f of r.files.changed) io.out(`~ ${f.path} (${f.fields.join(', ')})`);
+          }
+        }
+        if (flags.exitCode && !r.same) ctx.setExitCode(1);
+      }, ctx);
+    });
+}
