@@ -24,9 +24,10 @@ import * as save from './commands/save.js';
 import * as chunk from './commands/chunk.js';
 import * as exportCmd from './commands/export.js';
 import * as diff from './commands/diff.js';
+import * as commit from './commands/commit.js';
 import { setStorePath } from '../formats/store/store.js';
 
-const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, exportCmd, diff];
+const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff];
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('imgpack')

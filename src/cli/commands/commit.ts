@@ -1,0 +1,87 @@
+import { mkdtempSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import type { CommandContext } from '../context.js';
+import { collect } from '../context.js';
+import { invalid, usage } from '../../errors.js';
+import { DirTree } from '../../io/file-tree.js';
+import { spoolDir } from '../../io/temp.js';
+import { CatalogBuilder } from '../../formats/catalog-builder.js';
+import { readOciLayout } from '../../formats/oci-layout.js';
+import { OverlayTree } from '../../formats/overlay-tree.js';
+import { ArchiveSource } from '../../formats/source.js';
+import { baseLayerDescriptors, buildLayer, newConfig, parseAdd, writeCommitLayout, type CommitOptions, type NewLayer } from '../../ops/commit.js';
+import { rootsOf } from '../../ops/plan.js';
+import { newName } from '../../ops/rename.js';
+import { describeImage, selectImages } from '../../ops/select.js';
+import { addOutputOptions, outputOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
+
+interface CommitFlags extends WriteFlags {
+  tag: string[];
+  add: string[];
+  remove: string[];
+  change: string[];
+  author?: string;
+  message?: string;
+  layerCompress: 'gzip' | 'none';
+  sourceDateEpoch?: string;
+  preserveOwner?: boolean;
+  layerPerAdd?: boolean;
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  const cmd = program
+    .command('commit')
+    .summary('make an image from a base (or scratch) and files, like docker commit / crane append')
+    .argument('<base>', 'archive, OCI layout, store:, or scratch')
+    .option('--image <ref>', 'the base image (when the base holds several)', collect, [])
+    .option('-t, --tag <name>', 'name of the new image (repeatable)', collect, [])
+    .option('--add <path[:dest]>', 'a directory or tar file to add as a layer (repeatable)', collect, [])
+    .option('--remove <path>', 'delete a path of the base (a whiteout) (repeatable)', collect, [])
+    .option('-c, --change <instruction>', 'a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL (repeatable)', collect, [])
+    .option('-a, --author <author>', 'author, as docker commit -a')
+    .option('-m, --message <message>', 'commit message, as docker commit -m')
+    .addOption(new Option('--layer-compress <c>', 'compression of the new layer').choices(['gzip', 'none']).default('gzip'))
+    .option('--source-date-epoch <seconds>', 'created time and the latest mtime (reproducible builds)', process.env.SOURCE_DATE_EPOCH)
+    .option('--preserve-owner', 'keep file owners (default 0:0)')
+    .option('--layer-per-add', 'one layer per --add instead of one for all');
+  addOutputOptions(cmd);
+  cmd.addHelpText('after', `
+Examples:
+  imgpack commit base.tar --image busybox -o web.tar -t myhttpd_server:v0.1-1 \\
+    --add ./html:/data/html -a "MageEdu <mage@magedu.com>" -c 'CMD ["/bin/httpd","-f","-h","/data/html"]'
+  imgpack commit scratch --add rootfs.tar -t mybase:1 -o store:`)
+    .action(async (spec: string, flags: CommitFlags) => {
+      ctx.io.json = !!flags.json;
+      const out = outputOf(flags);
+      const epoch = flags.sourceDateEpoch === undefined ? undefined : Number(flags.sourceDateEpoch);
+      if (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 0)) throw usage('bad-epoch', '--source-date-epoch is a number of seconds', flags.sourceDateEpoch);
+      const names = flags.tag.map(newName);
+      const opts: CommitOptions = { adds: flags.add, removes: flags.remove, changes: flags.change, author: flags.author, message: flags.message, compress: flags.layerCompress, sourceDateEpoch: epoch, preserveOwner: flags.preserveOwner, layerPerAdd: flags.layerPerAdd };
+      const run = async (base: ArchiveSource | undefined) => {
+        let image;
+        if (base) {
+          const images = selectImages(base.catalog, flags.image, base.display);
+          if (images.length !== 1) throw invalid('ambiguous-image', `${base.display} holds ${images.length} images (${images.map(describeImage).join('; ')}); choose one with --image`, base.display);
+          image = images[0];
+        }
+        const adds = flags.add.map(parseAdd);
+        const groups = opts.layerPerAdd ? adds.map((a) => [a]) : adds.length ? [adds] : [];
+        const layers: NewLayer[] = [];
+        for (let i = 0; i < groups.length; i++) layers.push(await buildLayer(groups[i], i === groups.length - 1 ? flags.remove : [], opts));
+        if (groups.length === 0 && flags.remove.length) layers.push(await buildLayer([], flags.remove, opts));
+        const config = newConfig(image?.config.json, layers, opts);
+        const dir = mkdtempSync(join(spoolDir(), 'commit-'));
+        writeCommitLayout(dir, baseLayerDescriptors(image), layers, config, names);
+        for (const l of layers) renameSync(l.path, join(dir, 'blobs', 'sha256', l.digest.slice(7)));
+        const tree = new OverlayTree(await DirTree.open(dir), base);
+        const b = new CatalogBuilder();
+        await readOciLayout(tree, b);
+        const source = new ArchiveSource('commit', tree, 'none', b.build('oci-layout'));
+        await runWrite(ctx, { roots: rootsOf(source) }, out, base ? [base] : [], flags, { image: source.catalog.images[0]?.id, names });
+      };
+      if (spec === 'scratch') await run(undefined);
+      else await withSources([spec], ([base]) => run(base), ctx);
+    });
+}
