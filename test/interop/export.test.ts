@@ -35,3 +35,31 @@ describe.skipIf(!available)('export equals umoci unpack', () => {
     });
   }
 });
+
+/** What `docker create` adds to every container (or fills, for /dev), and is not image content. */
+const DOCKER_RUNTIME = ['.dockerenv', 'dev', 'proc', 'sys', 'etc/hostname', 'etc/hosts', 'etc/mtab', 'etc/resolv.conf'];
+
+describe.skipIf(!available)('export equals docker create + docker export', () => {
+  for (const file of ['corpus/snyk/skopeo-copy/nodes-fake-multi.tar', 'corpus/dive/test-docker-image.tar']) {
+    it(`${file} (whiteouts${file.includes('nodes') ? ', an opaque directory' : ''})`, async () => {
+      const input = resolve(SHARED, file);
+      const dir = join(work, file.replace(/\W+/g, '_'));
+      mkdirSync(join(dir, 'docker'), { recursive: true });
+      mkdirSync(join(dir, 'ours'));
+      const id = (await runCli('inspect', input, '--json')).json().images[0].id;
+      const sh = (cmd: string) => spawnSync('bash', ['-c', `source '${resolve(SHARED, 'tools/realtools/lib.sh')}' && ${cmd}`], { encoding: 'utf8', timeout: 120_000 });
+      expect(sh(`bash '${resolve(SHARED, 'tools/realtools/start-dockerd.sh')}' modern`).status).toBe(0);
+      expect(sh(`rt_docker modern load -i '${input}'`).status).toBe(0);
+      const created = sh(`rt_docker modern create ${id} /bin/true`);
+      const container = created.stdout.trim().split('\n').pop()!;
+      expect(sh(`rt_docker modern export ${container} > '${join(dir, 'docker.tar')}' && rt_docker modern rm ${container}`).status).toBe(0);
+      expect((await runCli('export', input, '-o', join(dir, 'ours.tar'))).code).toBe(0);
+      spawnSync('tar', ['-xf', join(dir, 'docker.tar'), '-C', join(dir, 'docker')]);
+      spawnSync('tar', ['-xf', join(dir, 'ours.tar'), '-C', join(dir, 'ours')]);
+      // Runtime files docker adds (and /dev, which docker fills with devices) are left out on both sides.
+      for (const p of DOCKER_RUNTIME) for (const side of ['docker', 'ours']) rmSync(join(dir, side, p), { recursive: true, force: true });
+      const d = spawnSync('diff', ['-r', '--no-dereference', join(dir, 'docker'), join(dir, 'ours')], { encoding: 'utf8' });
+      expect(d.stdout + d.stderr).toBe('');
+    });
+  }
+});
