@@ -33,11 +33,11 @@ export function addSelectOptions(cmd: Command): Command {
     .option('--all-platforms', 'keep every platform (the default)');
 }
 
-export function addOutputOptions(cmd: Command, required = true): Command {
+export function addOutputOptions(cmd: Command, required = true, { compress = true } = {}): Command {
   const o = required ? cmd.requiredOption('-o, --output <path>', 'output file, DIR/ for an OCI layout, or - for standard output') : cmd.option('-o, --output <path>', 'write here instead of rewriting the source in place');
+  o.addOption(new Option('--format <format>', 'output format').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']));
+  if (compress) o.option('--compress <none|gzip>', 'wrap the output (-o x.tar.gz implies gzip)');
   return o
-    .addOption(new Option('--format <format>', 'output format').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']))
-    .option('--compress <none|gzip>', 'wrap the output (-o x.tar.gz implies gzip)')
     .addOption(new Option('--layers <policy>', 'layer compression: keep, gzip, uncompressed (default: keep, but zstd becomes gzip for docker-archive and hybrid)').choices(['keep', 'gzip', 'uncompressed', 'auto']).default('auto'))
     .option('--json', 'print a JSON report on standard output')
     .option('--no-space-check', 'do not check the free space of the destination first')

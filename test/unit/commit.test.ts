@@ -13,6 +13,10 @@ const html = join(dir, 'html');
 mkdirSync(join(html, 'sub'), { recursive: true });
 writeFileSync(join(html, 'index.html'), '<h1>This is first page!</h1>\n');
 writeFileSync(join(html, 'sub', 'a.txt'), 'a');
+mkdirSync(join(html, 'empty'));
+const longName = `${'long-directory-name-'.repeat(6)}/file-with-a-name-longer-than-one-hundred-bytes.txt`;
+mkdirSync(join(html, longName, '..'), { recursive: true });
+writeFileSync(join(html, longName), 'long');
 symlinkSync('index.html', join(html, 'home.html'));
 linkSync(join(html, 'sub', 'a.txt'), join(html, 'hard.txt'));
 
@@ -40,6 +44,8 @@ describe('commit', () => {
     expect(list).toMatch(/data\/html\/home\.html -> index\.html/);
     expect(list).toMatch(/data\/html\/sub\/a\.txt link to data\/html\/hard\.txt|data\/html\/hard\.txt link to data\/html\/sub\/a\.txt/);
     expect(list).not.toContain('etc/passwd');
+    expect(list).toContain(`data/html/${longName}`);
+    expect(list).toMatch(/^d.* data\/html\/empty\/$/m);
   });
 
   it('is deterministic with --source-date-epoch', async () => {
@@ -51,8 +57,9 @@ describe('commit', () => {
   it('works from scratch with a tar, and with no --add changes only the configuration', async () => {
     const rootfs = writeTemp(dir, 'rootfs-in.tar', await tarBuffer([{ name: 'bin/sh', data: Buffer.from('sh') }]));
     const s = join(dir, 'scratch.tar');
-    expect((await runCli('commit', 'scratch', '--add', rootfs, '-t', 'mini:1', '-o', s)).code).toBe(0);
-    expect((await runCli('inspect', s, '--json')).json().images[0].layers).toHaveLength(1);
+    expect((await runCli('commit', 'scratch', '--add', rootfs, '-t', 'mini:1', '-o', s, '--compress', 'none')).code).toBe(0);
+    const mini = (await runCli('inspect', s, '--json')).json().images[0];
+    expect(mini.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual(['application/vnd.oci.image.layer.v1.tar']);
     const m = join(dir, 'mutated.tar');
     expect((await runCli('commit', baseTar, '-c', 'USER nobody', '-t', 'bb:nobody', '-o', m)).code).toBe(0);
     const img = (await runCli('inspect', m, '--json')).json().images[0];

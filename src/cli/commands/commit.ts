@@ -24,7 +24,6 @@ interface CommitFlags extends WriteFlags {
   change: string[];
   author?: string;
   message?: string;
-  layerCompress: 'gzip' | 'none';
   sourceDateEpoch?: string;
   preserveOwner?: boolean;
   layerPerAdd?: boolean;
@@ -42,11 +41,11 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('-c, --change <instruction>', 'a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL (repeatable)', collect, [])
     .option('-a, --author <author>', 'author, as docker commit -a')
     .option('-m, --message <message>', 'commit message, as docker commit -m')
-    .addOption(new Option('--layer-compress <c>', 'compression of the new layer').choices(['gzip', 'none']).default('gzip'))
+    .addOption(new Option('--compress <c>', 'compression of the new layer (-o x.tar.gz wraps the output)').choices(['gzip', 'none']).default('gzip'))
     .option('--source-date-epoch <seconds>', 'created time and the latest mtime (reproducible builds)', process.env.SOURCE_DATE_EPOCH)
     .option('--preserve-owner', 'keep file owners (default 0:0)')
     .option('--layer-per-add', 'one layer per --add instead of one for all');
-  addOutputOptions(cmd);
+  addOutputOptions(cmd, true, { compress: false });
   cmd.addHelpText('after', `
 Examples:
   imgpack commit base.tar --image busybox -o web.tar -t myhttpd_server:v0.1-1 \\
@@ -54,11 +53,11 @@ Examples:
   imgpack commit scratch --add rootfs.tar -t mybase:1 -o store:`)
     .action(async (spec: string, flags: CommitFlags) => {
       ctx.io.json = !!flags.json;
-      const out = outputOf(flags);
+      const out = outputOf({ ...flags, compress: undefined });
       const epoch = flags.sourceDateEpoch === undefined ? undefined : Number(flags.sourceDateEpoch);
       if (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 0)) throw usage('bad-epoch', '--source-date-epoch is a number of seconds', flags.sourceDateEpoch);
       const names = flags.tag.map(newName);
-      const opts: CommitOptions = { adds: flags.add, removes: flags.remove, changes: flags.change, author: flags.author, message: flags.message, compress: flags.layerCompress, sourceDateEpoch: epoch, preserveOwner: flags.preserveOwner, layerPerAdd: flags.layerPerAdd };
+      const opts: CommitOptions = { adds: flags.add, removes: flags.remove, changes: flags.change, author: flags.author, message: flags.message, compress: flags.compress as 'gzip' | 'none', sourceDateEpoch: epoch, preserveOwner: flags.preserveOwner, layerPerAdd: flags.layerPerAdd };
       const run = async (base: ArchiveSource | undefined) => {
         let image;
         if (base) {
