@@ -6,6 +6,10 @@
 import type { Readable } from 'node:stream';
 import { fromSystemError, invalid } from '../errors.js';
 import { DirTree } from '../io/file-tree.js';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { spoolDir } from '../io/temp.js';
+import { pullToLayout } from './registry/pull.js';
 import { isStoreSpec, Store, STORE_SPEC } from './store/store.js';
 import type { Compression } from '../io/compression.js';
 import type { FileTree } from '../io/file-tree.js';
@@ -64,6 +68,7 @@ export function detectLayout(tree: FileTree): DetectedLayout {
 
 export async function openSource(spec: string): Promise<ArchiveSource> {
   if (isStoreSpec(spec)) return openStore();
+  if (spec.startsWith('docker://')) return openRegistry(spec);
   const input = await openInput(spec);
   try {
     const layout = detectLayout(input.tree);
@@ -95,4 +100,14 @@ async function openStore(): Promise<ArchiveSource> {
   const b = new CatalogBuilder();
   await readOciLayout(tree, b);
   return new ArchiveSource(STORE_SPEC, tree, 'none', b.build('store'));
+}
+
+/** `docker://REF`: pulled (every blob checked) into a spooled OCI layout, then read as one. */
+async function openRegistry(spec: string): Promise<ArchiveSource> {
+  const dir = mkdtempSync(join(spoolDir(), 'pull-'));
+  await pullToLayout(spec.slice('docker://'.length), dir);
+  const tree = await DirTree.open(dir);
+  const b = new CatalogBuilder();
+  await readOciLayout(tree, b);
+  return new ArchiveSource(spec, tree, 'none', b.build('oci-layout'));
 }
