@@ -26,9 +26,10 @@ import * as exportCmd from './commands/export.js';
 import * as diff from './commands/diff.js';
 import * as commit from './commands/commit.js';
 import * as pull from './commands/pull.js';
+import * as push from './commands/push.js';
 import { setStorePath } from '../formats/store/store.js';
 
-const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull];
+const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull, push];
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('imgpack')

@@ -50,3 +50,22 @@ describe.skipIf(!available)('pull from a real registry', () => {
     expect((await runCli('--store', store, 'images', '--json')).json().images.map((i: { id: string }) => i.id)).toEqual(['sha256:348deefea9a456fb33953caa6882b44baab9d496c6ffade030baff7a63659560']);
   });
 });
+
+describe.skipIf(!available)('push to a real registry', () => {
+  it('pushes, skopeo agrees, a second push uploads nothing, a pull gives the same digests', async () => {
+    const src = resolve(SHARED, 'fixtures/realtools/docker-legacy/multi.tar');
+    const first = await runCli('push', src, '--to', `${REG}/pushtest`, '--json');
+    expect(first.code, first.stderr).toBe(0);
+    const pushed = first.json().pushed as { names: string[]; uploaded: number }[];
+    expect(pushed.flatMap((p) => p.names).sort()).toEqual([`${REG}/pushtest/imgpack/app2:1`, `${REG}/pushtest/imgpack/app:1`, `${REG}/pushtest/imgpack/app:latest`, `${REG}/pushtest/imgpack/base:1`]);
+    const again = (await runCli('push', src, '--to', `${REG}/pushtest`, '--json')).json().pushed as { uploaded: number }[];
+    expect(again.map((p) => p.uploaded)).toEqual(again.map(() => 0));
+    const inspect = JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${REG}/pushtest/imgpack/app:1`).stdout);
+    const out = join(work, 'roundtrip.tar');
+    expect((await runCli('pull', `${REG}/pushtest/imgpack/app:1`, '-o', out)).code).toBe(0);
+    const img = (await runCli('inspect', out, '--json')).json().images[0];
+    expect(img.id).toBe('sha256:348deefea9a456fb33953caa6882b44baab9d496c6ffade030baff7a63659560');
+    expect(img.manifestDigests).toEqual([inspect.Digest]);
+    expect(skopeo('copy', '-q', '--src-tls-verify=false', `docker://${REG}/pushtest/imgpack/app:1`, `oci:${join(work, 'sk')}:x`).status).toBe(0);
+  });
+});

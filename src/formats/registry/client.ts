@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { usage, invalid } from '../../errors.js';
 import { formatFull, type Reference } from '../../model/reference.js';
 
@@ -41,10 +42,12 @@ function credentialsFor(host: string, domain: string): string | undefined {
 
 export class RegistryClient {
   private token?: string;
+  private readonly push: boolean;
   private scheme: 'https' | 'http';
   readonly host: string;
 
-  constructor(readonly ref: Reference, opts: { plainHttp?: boolean } = {}) {
+  constructor(readonly ref: Reference, opts: { plainHttp?: boolean; push?: boolean } = {}) {
+    this.push = !!opts.push;
     this.host = registryHost(ref.domain);
     this.scheme = opts.plainHttp || process.env.IMGPACK_PLAIN_HTTP === '1' ? 'http' : 'https';
   }
@@ -54,37 +57,58 @@ export class RegistryClient {
   }
 
   /** GET with auth, retries and the loopback http fallback; the response must be 2xx. */
-  async get(path: string, accept?: string, attempt = 0): Promise<Response> {
-    const headers: Record<string, string> = {};
-    if (accept) headers.Accept = accept;
+  async get(path: string, accept?: string): Promise<Response> {
+    return this.request('GET', path, { accept });
+  }
+
+  /**
+   * One request with auth (a 401 answers with a challenge, then we retry), retries on 5xx, 429
+   * and reset connections (bodies that are streams are sent once: no retry), the loopback http
+   * fallback. `ok` lists the statuses the caller handles itself (e.g. 404 for HEAD).
+   */
+  async request(method: string, path: string, opts: { accept?: string; headers?: Record<string, string>; body?: Buffer | (() => AsyncIterable<Uint8Array>); absolute?: boolean; ok?: number[] } = {}, attempt = 0): Promise<Response> {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.accept) headers.Accept = opts.accept;
     if (this.token) headers.Authorization = this.token;
+    const url = opts.absolute ? path : this.url(path);
     let res: Response;
     try {
-      res = await fetch(this.url(path), { headers, redirect: 'follow' });
+      const body = typeof opts.body === 'function' ? Readable.toWeb(Readable.from(opts.body())) : opts.body;
+      res = await fetch(url, { method, headers, body: body as BodyInit | undefined, redirect: 'follow', ...(typeof opts.body === 'function' ? { duplex: 'half' } : {}) } as RequestInit);
     } catch (e) {
-      if (this.scheme === 'https' && isLoopback(this.host)) {
+      if ((e as { code?: string }).code === 'IMGPACK' || (e as Error).name === 'ImgpackError') throw e;
+      const cause = (e as { cause?: Error }).cause;
+      if (cause && cause.name === 'ImgpackError') throw cause;
+      if (this.scheme === 'https' && isLoopback(this.host) && !opts.absolute) {
         this.scheme = 'http'; // docker treats loopback registries as insecure: plain http allowed
-        return this.get(path, accept, attempt);
+        return this.request(method, path, opts, attempt);
       }
-      if (attempt < 3) {
+      if (attempt < 3 && typeof opts.body !== 'function') {
         await sleep(200 * 2 ** attempt);
-        return this.get(path, accept, attempt + 1);
+        return this.request(method, path, opts, attempt + 1);
       }
-      throw usage('registry-unreachable', `cannot reach the registry: ${(e as Error).message}`, this.host);
+      throw usage('registry-unreachable', `cannot reach the registry: ${(cause ?? (e as Error)).message}`, this.host);
     }
+    if (opts.ok?.includes(res.status)) return res;
     if (res.status === 401 && attempt < 2) {
       await this.authenticate(res.headers.get('www-authenticate') ?? '');
-      return this.get(path, accept, attempt + 1);
+      if (typeof opts.body === 'function' && attempt > 0) throw usage('registry-denied', 'the registry refused the upload', this.host);
+      return this.request(method, path, opts, attempt + 1);
     }
-    if ((res.status >= 500 || res.status === 429) && attempt < 3) {
+    if ((res.status >= 500 || res.status === 429) && attempt < 3 && typeof opts.body !== 'function') {
       const wait = Number(res.headers.get('retry-after')) * 1000 || 200 * 2 ** attempt;
       await sleep(Math.min(wait, 10_000));
-      return this.get(path, accept, attempt + 1);
+      return this.request(method, path, opts, attempt + 1);
     }
     if (res.status === 401 || res.status === 403) throw usage('registry-denied', `the registry refused the credentials (${res.status})`, this.host);
     if (res.status === 404) throw invalid('registry-not-found', `not found in the registry: ${path}`, formatFull(this.ref));
-    if (!res.ok) throw usage('registry-error', `the registry answered ${res.status} for ${path}`, this.host);
+    if (!res.ok) throw usage('registry-error', `the registry answered ${res.status} for ${method} ${path.split('?')[0]}: ${(await res.text().catch(() => '')).slice(0, 200)}`, this.host);
     return res;
+  }
+
+  /** The absolute URL of an upload location the registry gave (it may be relative). */
+  resolveLocation(location: string): string {
+    return new URL(location, `${this.scheme}://${this.host}/`).toString();
   }
 
   private async authenticate(challenge: string): Promise<void> {
@@ -100,7 +124,7 @@ export class RegistryClient {
     if (!params.realm) throw usage('registry-denied', 'the registry\'s token challenge has no realm', this.host);
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
-    url.searchParams.set('scope', params.scope ?? `repository:${this.ref.path}:pull`);
+    url.searchParams.set('scope', params.scope ?? `repository:${this.ref.path}:${this.push ? 'pull,push' : 'pull'}`);
     const res = await fetch(url, { headers: creds ? { Authorization: `Basic ${creds}` } : {} });
     if (!res.ok) throw usage('registry-denied', `the token service refused (${res.status})`, url.host);
     const body = (await res.json()) as { token?: string; access_token?: string };
