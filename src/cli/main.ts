@@ -27,9 +27,10 @@ import * as diff from './commands/diff.js';
 import * as commit from './commands/commit.js';
 import * as pull from './commands/pull.js';
 import * as push from './commands/push.js';
+import * as login from './commands/login.js';
 import { setStorePath } from '../formats/store/store.js';
 
-const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull, push];
+const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull, push, login];
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('imgpack')

@@ -89,3 +89,39 @@ describe('pulling from a registry', () => {
     expect(r.stderr).toMatch(/^imgpack: cannot reach the registry: .*\(127\.0\.0\.1:9\)\n$/);
   });
 });
+
+describe('login and logout', () => {
+  it('checks the credentials against the registry, then writes docker config.json as docker login does', async () => {
+    let basic = '';
+    const s = createServer((req, res) => {
+      if (req.headers.authorization === `Basic ${Buffer.from('alice:s3cret').toString('base64')}`) {
+        basic = req.headers.authorization;
+        return res.end('{}');
+      }
+      res.statusCode = 401;
+      res.setHeader('www-authenticate', 'Basic realm="fake"');
+      res.end();
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    const reg = `127.0.0.1:${(s.address() as { port: number }).port}`;
+    const config = join(dir, 'docker-config');
+    const prev = process.env.DOCKER_CONFIG;
+    process.env.DOCKER_CONFIG = config;
+    try {
+      const bad = await runCli('login', reg, '-u', 'alice', '-p', 'wrong');
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toBe(`imgpack: the registry refused the credentials (${reg})\n`);
+      expect(existsSync(join(config, 'config.json'))).toBe(false);
+      const ok = await runCli('login', reg, '-u', 'alice', '-p', 's3cret');
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(basic).not.toBe('');
+      const saved = JSON.parse((await import('node:fs')).readFileSync(join(config, 'config.json'), 'utf8'));
+      expect(saved.auths[reg].auth).toBe(Buffer.from('alice:s3cret').toString('base64'));
+      expect((await runCli('logout', reg)).stdout).toBe(`Removing login credentials for ${reg}\n`);
+    } finally {
+      if (prev === undefined) delete process.env.DOCKER_CONFIG;
+      else process.env.DOCKER_CONFIG = prev;
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+  });
+});

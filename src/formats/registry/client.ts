@@ -46,8 +46,12 @@ export class RegistryClient {
   private scheme: 'https' | 'http';
   readonly host: string;
 
-  constructor(readonly ref: Reference, opts: { plainHttp?: boolean; push?: boolean } = {}) {
+  /** base64 `user:password` to use instead of docker's config.json (login tries them first). */
+  private readonly credentials?: string;
+
+  constructor(readonly ref: Reference, opts: { plainHttp?: boolean; push?: boolean; credentials?: string } = {}) {
     this.push = !!opts.push;
+    this.credentials = opts.credentials;
     this.host = registryHost(ref.domain);
     this.scheme = opts.plainHttp || process.env.IMGPACK_PLAIN_HTTP === '1' ? 'http' : 'https';
   }
@@ -106,13 +110,29 @@ export class RegistryClient {
     return res;
   }
 
+  /** GET /v2/ with the credentials: whether the registry accepts them (login checks this). */
+  async ping(): Promise<void> {
+    const res = await fetch(`${this.scheme}://${this.host}/v2/`).catch(async (e) => {
+      if (this.scheme === 'https' && isLoopback(this.host)) {
+        this.scheme = 'http';
+        return fetch(`${this.scheme}://${this.host}/v2/`);
+      }
+      throw usage('registry-unreachable', `cannot reach the registry: ${(e as Error).message}`, this.host);
+    });
+    if (res.status === 401) {
+      await this.authenticate(res.headers.get('www-authenticate') ?? '');
+      const again = await fetch(`${this.scheme}://${this.host}/v2/`, { headers: this.token ? { Authorization: this.token } : {} });
+      if (again.status === 401 || again.status === 403) throw usage('registry-denied', 'the registry refused the credentials', this.host);
+    }
+  }
+
   /** The absolute URL of an upload location the registry gave (it may be relative). */
   resolveLocation(location: string): string {
     return new URL(location, `${this.scheme}://${this.host}/`).toString();
   }
 
   private async authenticate(challenge: string): Promise<void> {
-    const creds = credentialsFor(this.host, this.ref.domain);
+    const creds = this.credentials ?? credentialsFor(this.host, this.ref.domain);
     const scheme = challenge.split(' ')[0]?.toLowerCase();
     if (scheme === 'basic') {
       if (!creds) throw usage('registry-denied', 'the registry needs credentials (docker login, or imgpack login)', this.host);
