@@ -69,3 +69,15 @@ describe.skipIf(!available)('push to a real registry', () => {
     expect(skopeo('copy', '-q', '--src-tls-verify=false', `docker://${REG}/pushtest/imgpack/app:1`, `oci:${join(work, 'sk')}:x`).status).toBe(0);
   });
 });
+
+describe.skipIf(!available)('copy between an archive and a registry', () => {
+  it('pushes one image under a new name, and copies it back', async () => {
+    const pushed = await runCli('copy', resolve(SHARED, 'fixtures/realtools/docker-legacy/multi.tar'), '--image', 'imgpack/app2:1', `docker://${REG}/copytest/app2:v9`);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const back = join(work, 'copied.tar');
+    expect((await runCli('copy', `docker://${REG}/copytest/app2:v9`, back)).code).toBe(0);
+    const img = (await runCli('inspect', back, '--json')).json().images[0];
+    expect([img.id, img.repoTags]).toEqual(['sha256:96f5fd53bfe367bb48c2d7220a2d65c78c7432541015589863fd623b79439d48', [`${REG}/copytest/app2:v9`]]);
+    expect((await runCli('copy', resolve(SHARED, 'fixtures/realtools/docker-legacy/multi.tar'), `docker://${REG}/copytest/x:1`)).code).toBe(1);
+  });
+});
