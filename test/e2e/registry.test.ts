@@ -118,7 +118,17 @@ describe('login and logout', () => {
       const saved = JSON.parse((await import('node:fs')).readFileSync(join(config, 'config.json'), 'utf8'));
       expect(saved.auths[reg].auth).toBe(Buffer.from('alice:s3cret').toString('base64'));
       expect((await runCli('logout', reg)).stdout).toBe(`Removing login credentials for ${reg}\n`);
+      // podman's auth.json is read too ($REGISTRY_AUTH_FILE)
+      const authFile = join(dir, 'auth.json');
+      (await import('node:fs')).writeFileSync(authFile, JSON.stringify({ auths: { [reg]: { auth: Buffer.from('alice:s3cret').toString('base64') } } }));
+      process.env.REGISTRY_AUTH_FILE = authFile;
+      basic = '';
+      const { RegistryClient } = await import('../../src/formats/registry/client.js');
+      const { parseReference } = await import('../../src/model/reference.js');
+      await new RegistryClient(parseReference(`${reg}/library/x`)).ping();
+      expect(basic).not.toBe('');
     } finally {
+      delete process.env.REGISTRY_AUTH_FILE;
       if (prev === undefined) delete process.env.DOCKER_CONFIG;
       else process.env.DOCKER_CONFIG = prev;
       await new Promise<void>((r) => s.close(() => r()));

@@ -27,15 +27,24 @@ function isLoopback(host: string): boolean {
   return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(host);
 }
 
-/** `auths` of docker's config.json ($DOCKER_CONFIG, else ~/.docker): base64 user:password. */
+/**
+ * Credentials, base64 `user:password`: docker's config.json ($DOCKER_CONFIG, else ~/.docker),
+ * then podman's auth.json ($REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json).
+ */
 function credentialsFor(host: string, domain: string): string | undefined {
-  const dir = process.env.DOCKER_CONFIG || join(homedir(), '.docker');
-  try {
-    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { auths?: Record<string, { auth?: string }> };
-    const keys = domain === 'docker.io' ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io'] : [host, domain, `https://${host}`];
-    for (const k of keys) if (cfg.auths?.[k]?.auth) return cfg.auths[k].auth;
-  } catch {
-    // no config: anonymous
+  const files = [
+    join(process.env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json'),
+    process.env.REGISTRY_AUTH_FILE,
+    process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : undefined,
+  ].filter((f): f is string => !!f);
+  const keys = domain === 'docker.io' ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io'] : [host, domain, `https://${host}`];
+  for (const file of files) {
+    try {
+      const cfg = JSON.parse(readFileSync(file, 'utf8')) as { auths?: Record<string, { auth?: string }> };
+      for (const k of keys) if (cfg.auths?.[k]?.auth) return cfg.auths[k].auth;
+    } catch {
+      // absent or unreadable: try the next file, else anonymous
+    }
   }
   return undefined;
 }
