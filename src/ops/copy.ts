@@ -5,15 +5,12 @@
  * appears), recompresses layers when the policy says so (diffIDs never change, manifests that
  * change are reported), and writes the metadata the sink's format needs.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createGzip } from 'node:zlib';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { fromSystemError, invalid } from '../errors.js';
 import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from '../io/compression.js';
 import { registerTemp, spoolDir } from '../io/temp.js';
@@ -106,7 +103,7 @@ class CopyEngine {
         const emitted = await this.emitImage(root.source, image, manifestFor(root, image));
         let entry = dockerByImage.get(image.id);
         if (!entry) {
-          entry = { config: emitted.config.path, repoTags: null, layers: emitted.layers.map((l) => l.path), topLayerId: topLayerId(this.sink.format, image, emitted) };
+          entry = { config: emitted.config.path, repoTags: null, layers: emitted.layers.map((l) => l.path), topLayerId: topLayerId(this.sink.format, emitted) };
           dockerByImage.set(image.id, entry);
           docker.push(entry);
         }
@@ -143,7 +140,7 @@ class CopyEngine {
       layers.push(out);
     }
     const configDesc = { ...image.config.descriptor };
-    const configPath = await this.put(source, { digest: image.id, size: image.config.raw.length, mediaType: configDesc.mediaType, role: 'config' }, () => image.config.raw);
+    const configPath = await this.put({ digest: image.id, size: image.config.raw.length, mediaType: configDesc.mediaType, role: 'config' }, () => image.config.raw);
     const emitted = { config: { descriptor: configDesc, path: configPath }, layers, changed };
     this.images.set(key, emitted);
     return emitted;
@@ -171,7 +168,7 @@ class CopyEngine {
     if (manifest.digest && digest !== manifest.digest) {
       this.report.changedManifests.push({ from: manifest.digest, to: digest, reason: 'layers recompressed' });
     }
-    await this.put(source, { digest, size: raw.length, mediaType, role: 'manifest' }, () => raw);
+    await this.put({ digest, size: raw.length, mediaType, role: 'manifest' }, () => raw);
     const desc: Descriptor = { mediaType, digest, size: raw.length };
     this.manifests.set(key, desc);
     return desc;
@@ -208,7 +205,7 @@ class CopyEngine {
     const digest = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
     if (digest !== index.digest) this.report.changedManifests.push({ from: index.digest, to: digest, reason: keep ? 'platforms or images selected' : 'children changed or absent' });
     const mediaType = index.json.mediaType ?? index.mediaType;
-    await this.put(source, { digest, size: raw.length, mediaType, role: 'index' }, () => raw);
+    await this.put({ digest, size: raw.length, mediaType, role: 'index' }, () => raw);
     return { mediaType, digest, size: raw.length };
   }
 
@@ -217,9 +214,9 @@ class CopyEngine {
     const blobs = [a.json.config, ...(a.json.layers ?? [])];
     for (const b of blobs) {
       if (!source.tree.exists(`blobs/${b.digest.replace(':', '/')}`)) continue; // e.g. the omitted empty config
-      await this.put(source, { digest: b.digest, size: b.size, mediaType: b.mediaType, role: 'blob' }, () => this.openVerified(source, b.digest, b.size));
+      await this.put({ digest: b.digest, size: b.size, mediaType: b.mediaType, role: 'blob' }, () => this.openVerified(source, b.digest, b.size));
     }
-    await this.put(source, { digest: a.digest, size: a.raw.length, mediaType: a.mediaType, role: 'manifest' }, () => a.raw);
+    await this.put({ digest: a.digest, size: a.raw.length, mediaType: a.mediaType, role: 'manifest' }, () => a.raw);
     return { mediaType: a.mediaType, digest: a.digest, size: a.raw.length, ...(a.artifactType ? { artifactType: a.artifactType } : {}) };
   }
 
@@ -238,7 +235,7 @@ class CopyEngine {
     let result: { descriptor: Descriptor; path: string };
     if (to === from) {
       const descriptor = synthesized ? { mediaType: layerMediaType('oci', from), digest: d.digest, size: d.size } : d;
-      const path = await this.put(source, { digest: d.digest, size: d.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, () => this.openVerified(source, d.digest, d.size, member));
+      const path = await this.put({ digest: d.digest, size: d.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, () => this.openVerified(source, d.digest, d.size, member));
       result = { descriptor, path };
     } else {
       const t = await this.transcode(source, member, d, from, to, layer.diffId);
@@ -246,7 +243,7 @@ class CopyEngine {
       delete descriptor.annotations; // e.g. estargz TOC annotations no longer describe the new bytes
       if (d.annotations && !synthesized) descriptor.annotations = Object.fromEntries(Object.entries(d.annotations).filter(([k]) => !k.includes('stargz') && !k.includes('uncompressed')));
       if (descriptor.annotations && Object.keys(descriptor.annotations).length === 0) delete descriptor.annotations;
-      const path = await this.put(source, { digest: t.digest, size: t.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, async () => createReadStream(t.path));
+      const path = await this.put({ digest: t.digest, size: t.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, async () => createReadStream(t.path));
       result = { descriptor, path };
     }
     this.layerCache.set(key, result);
@@ -313,7 +310,7 @@ class CopyEngine {
     if (to === 'zstd') throw invalid('unsupported', 'writing zstd layers is not supported; use --layers keep or gzip', member);
     await pipeline(
       await this.verifiedStream(source, d.digest, d.size, member),
-      (input: AsyncIterable<Buffer>) => decompress(toReadable(input), from, `${source.display}: ${member}`),
+      (input: AsyncIterable<Buffer>) => decompress(Readable.from(input), from, `${source.display}: ${member}`),
       tapContent,
       compressor,
       tapOut,
@@ -323,10 +320,10 @@ class CopyEngine {
     if (diffId && content !== diffId) {
       throw invalid('diffid-mismatch', `layer content has digest ${content}, but the config's diff_id is ${diffId}: the input is corrupt`, `${source.display}: ${member}`);
     }
-    return { path, digest: `sha256:${outHash.digest('hex')}`, size: (await stat(path)).size || size };
+    return { path, digest: `sha256:${outHash.digest('hex')}`, size };
   }
 
-  private async put(source: ArchiveSource, info: Parameters<Sink['putBlob']>[0], open: Parameters<Sink['putBlob']>[1]): Promise<string> {
+  private async put(info: Parameters<Sink['putBlob']>[0], open: Parameters<Sink['putBlob']>[1]): Promise<string> {
     if (this.written.has(info.digest)) {
       this.report.bytesDeduplicated += info.size;
     } else {
@@ -336,19 +333,6 @@ class CopyEngine {
     }
     return this.sink.putBlob(info, open);
   }
-}
-
-function toReadable(input: AsyncIterable<Buffer>): Readable {
-  const p = new PassThrough();
-  (async () => {
-    try {
-      for await (const c of input) if (!p.write(c)) await new Promise((r) => p.once('drain', r));
-      p.end();
-    } catch (e) {
-      p.destroy(e as Error);
-    }
-  })();
-  return p;
 }
 
 /** zstd layers become gzip for docker-archive and hybrid outputs: docker 20.10 cannot read zstd. */
@@ -370,7 +354,7 @@ function manifestFor(root: PlanRoot, image: ImageRecord): ImageManifest {
   return image.manifests[0];
 }
 
-function topLayerId(format: Sink['format'], image: ImageRecord, emitted: EmittedImage): string | undefined {
+function topLayerId(format: Sink['format'], emitted: EmittedImage): string | undefined {
   if (emitted.layers.length === 0) return undefined;
   const last = emitted.layers[emitted.layers.length - 1];
   // docker-archive: the folder of the top layer; hybrid: the top layer's blob, as Docker 25 writes.
