@@ -4,6 +4,7 @@
  * and sha256 and the whole archive's. Volumes are read as one file, with no reassembled copy.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ImgpackError, invalid, usage } from '../errors.js';
@@ -49,16 +50,20 @@ export function manifestPathOf(target: string): string {
 
 /**
  * Writes bytes into volumes of at most `volumeSize` bytes, each under a temporary name until
- * commit, hashing each volume and the whole as they pass.
+ * commit. The whole archive's sha256 is inherently sequential, so it is updated here as bytes
+ * pass (no read-back pass at the end); each full volume's sha256 is computed by a worker thread
+ * from the page cache while the next volume is written, so the two run on different cores.
  */
 export class VolumeSink implements ByteSink {
   private readonly volumes: { temp: string; remove: () => void; fd: number; size: number; sha256?: Promise<string> }[] = [];
   private totalSize = 0;
+  private readonly whole = createHash('sha256');
   private readonly pool = new HashPool(Math.min(2, availableParallelism()));
 
   constructor(private readonly target: string, private readonly volumeSize: number) {}
 
   write(buf: Buffer): void {
+    this.whole.update(buf);
     let off = 0;
     while (off < buf.length) {
       let v = this.volumes[this.volumes.length - 1];
@@ -101,11 +106,8 @@ export class VolumeSink implements ByteSink {
   async commit(info: Omit<TransferManifest, 'kind' | 'version' | 'volumes' | 'size' | 'sha256'>): Promise<TransferManifest> {
     if (this.volumes.length === 0) this.next();
     this.seal(this.volumes[this.volumes.length - 1]);
-    const total = this.pool.run({ segments: this.volumes.map((v) => ({ path: v.temp, start: 0, length: v.size })), algorithms: ['sha256'] });
     const hashes = await Promise.all(this.volumes.map((v) => v.sha256!));
-    const whole = await total;
     await this.pool.close();
-    if (whole.error || !whole.stored.sha256) throw new Error(whole.error ?? 'hashing failed');
     const volumes = this.volumes.map((v, i) => ({ name: basename(volumeName(this.target, i + 1)), size: v.size, sha256: hashes[i], temp: v.temp }));
     removeStaleVolumes(this.target, volumes.length);
     for (let i = 0; i < volumes.length; i++) {
@@ -115,7 +117,7 @@ export class VolumeSink implements ByteSink {
     const manifest: TransferManifest = {
       kind: 'imgpack-transfer', version: 1, ...info,
       volumes: volumes.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
-      size: this.totalSize, sha256: whole.stored.sha256,
+      size: this.totalSize, sha256: `sha256:${this.whole.digest('hex')}`,
     };
     const temp = siblingTempName(manifestPathOf(this.target));
     const fd = openSync(temp, 'wx');
