@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { invalid } from '../errors.js';
+import { ImgpackError, invalid } from '../errors.js';
 import { openSource, type ArchiveSource } from '../formats/source.js';
 import { Store } from '../formats/store/store.js';
 import { StoreSink } from '../formats/store/store-sink.js';
@@ -25,7 +25,6 @@ export interface LoadResult {
   report: CopyReport;
 }
 
-/** Verifies every input completely, then adds each to the store: a corrupt input adds nothing. */
 export interface LoadProgress {
   phase: 'verify' | 'load';
   source: string;
@@ -34,30 +33,47 @@ export interface LoadProgress {
   current: string;
 }
 
+/**
+ * Adds the inputs' images to the store, all or nothing. Each input is checked first, except the
+ * blobs the copy will stream, which it checks itself as it writes them under temporary names:
+ * every byte is hashed once, and nothing is renamed into place or named until all have passed.
+ */
 export async function loadIntoStore(sources: ArchiveSource[], onProgress?: (e: LoadProgress) => void): Promise<LoadResult[]> {
-  const sizes: Record<string, number> = {};
-  for (const s of sources) {
-    const v = await verifySource(s, { onProgress: (e) => onProgress?.({ phase: 'verify', source: s.display, bytes: e.bytes, total: e.total, current: e.member }) });
-    if (!v.ok) {
-      const p = v.problems[0];
-      throw invalid('corrupt-input', `${s.display} has ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'}; nothing was loaded. First: ${p.message} (${p.subject})`, s.display);
-    }
-    Object.assign(sizes, v.contentSizes);
-  }
   const store = Store.open();
-  const results: LoadResult[] = [];
+  const sizes: Record<string, number> = {};
+  const copied = new Set<string>(); // digests an earlier input of this load will write
   for (const s of sources) {
-    const roots = rootsOf(s);
-    const sink = new StoreSink(store, (d) => sizeAnnotation(store, d, sizes));
-    const report = await copy({ roots }, sink, { layers: 'keep', onProgress: (e) => onProgress?.({ phase: 'load', source: s.display, bytes: e.bytes, current: e.current }) });
-    results.push({
-      source: s.display,
-      names: roots.flatMap((r) => r.names),
-      unnamed: roots.filter((r) => r.names.length === 0 && r.node.kind === 'manifest').map((r) => (r.node.kind === 'manifest' ? r.node.image.id : '')),
-      report,
-    });
+    const willCopy = (digest: string) => !store.hasBlob(digest) && !copied.has(digest);
+    const v = await verifySource(s, { copyChecksDigest: willCopy, onProgress: (e) => onProgress?.({ phase: 'verify', source: s.display, bytes: e.bytes, total: e.total, current: e.member }) });
+    if (!v.ok) throw corruptInput(s, v.problems.length, `${v.problems[0].message} (${v.problems[0].subject})`);
+    Object.assign(sizes, v.contentSizes);
+    for (const ref of s.catalog.blobs) for (const d of [ref.digest, ref.diffId]) if (d) copied.add(d);
+  }
+  const sink = new StoreSink(store, { annotate: (d) => sizeAnnotation(store, d, sizes), holdCommit: true });
+  const results: LoadResult[] = [];
+  try {
+    for (const s of sources) {
+      const roots = rootsOf(s);
+      const report = await copy({ roots }, sink, { layers: 'keep', onProgress: (e) => onProgress?.({ phase: 'load', source: s.display, bytes: e.bytes, current: e.current }) }).catch((e) => {
+        throw e instanceof ImgpackError && e.exitCode === 1 ? corruptInput(s, 1, e.line) : e;
+      });
+      results.push({
+        source: s.display,
+        names: roots.flatMap((r) => r.names),
+        unnamed: roots.filter((r) => r.names.length === 0 && r.node.kind === 'manifest').map((r) => (r.node.kind === 'manifest' ? r.node.image.id : '')),
+        report,
+      });
+    }
+    await sink.complete();
+  } catch (e) {
+    await sink.abort();
+    throw e;
   }
   return results;
+}
+
+function corruptInput(s: ArchiveSource, count: number, first: string): ImgpackError {
+  return invalid('corrupt-input', `${s.display} has ${count} problem${count === 1 ? '' : 's'}; nothing was loaded. First: ${first}`, s.display);
 }
 
 /**

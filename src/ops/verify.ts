@@ -30,6 +30,13 @@ export interface VerifyReport {
 export interface VerifyOptions {
   onProgress?: (e: { member: string; bytes: number; total: number }) => void;
   concurrency?: number;
+  /**
+   * For a caller that then copies blobs through the copy engine, which checks each blob's digest
+   * as it streams (load): true for the digests that copy will stream. Verify leaves those blobs to
+   * it and checks the rest (blobs the copy skips, diffIDs of compressed layers), so that a load
+   * hashes each byte once and still checks every one.
+   */
+  copyChecksDigest?: (digest: string) => boolean;
 }
 
 /** Opens and verifies. Exit-1 errors while opening become problems; exit-2 ones are thrown. */
@@ -73,7 +80,7 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
   const pool = HashPool.forWork(total);
   try {
     await runPool([...byMember.entries()], opts.concurrency ?? 4, async ([member, refs]) => {
-      const checked = await checkMember(source, member, refs, findings, pool, contentSizes);
+      const checked = await checkMember(source, member, refs, findings, pool, contentSizes, opts.copyChecksDigest);
       bytes += checked;
       opts.onProgress?.({ member, bytes, total });
     });
@@ -93,7 +100,7 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
   };
 }
 
-async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[], findings: Findings, pool: HashPool, contentSizes: Record<string, number>): Promise<number> {
+async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[], findings: Findings, pool: HashPool, contentSizes: Record<string, number>, copyChecksDigest?: (digest: string) => boolean): Promise<number> {
   const r = await source.tree.resolve(member);
   if (!r.ok) {
     findings.problem('missing-blob', `${member}: ${r.message}`, refs[0].subject);
@@ -102,6 +109,15 @@ async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[
   const algorithms = [...new Set(refs.flatMap((x) => (x.digest ? [algorithmOf(x.digest)] : [])))] as DigestAlgorithm[];
   const wantsContent = refs.some((x) => x.diffId);
   const compression = wantsContent ? sniffCompression(await source.tree.head(r.file, MAGIC_LENGTH)) : undefined;
+  // Uncompressed, the stored bytes are the content: the copy's digest check is the diffID check too.
+  const storedDigest = (ref: BlobRef) => ref.digest ?? (compression === 'none' ? ref.diffId : undefined);
+  if (copyChecksDigest && (compression === undefined || compression === 'none') && refs.every((ref) => storedDigest(ref) && copyChecksDigest(storedDigest(ref)!))) {
+    for (const ref of refs) {
+      if (ref.diffId && ref.digest && ref.digest !== ref.diffId) findings.problem('diffid-mismatch', `layer ${member} is uncompressed, so its digest ${ref.digest} must equal the config's diff_id ${ref.diffId}`, ref.subject);
+      if (ref.diffId) contentSizes[ref.diffId] = r.file.size;
+    }
+    return 0;
+  }
   let digests: { size: number; stored: Partial<Record<string, string>>; content?: string; contentSize?: number };
   try {
     if (compression === undefined || compression === 'none' || compression === 'gzip') {

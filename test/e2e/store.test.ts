@@ -66,6 +66,21 @@ describe('the local store', () => {
     expect(readdirSync(join(store, 'blobs', 'sha256')).sort()).toEqual(blobsBefore);
   });
 
+  it('a blob found corrupt while it is copied in adds nothing, even after a good input of the same load', async () => {
+    // A fresh store: the corrupt layer is one the load must write, so the copy itself catches it.
+    const store = newStore();
+    const unique = await buildImage({ names: ['unique:1'], layers: [{ files: { u: 'only in this image' } }] }, 'docker');
+    const bad = Buffer.from(await tarBuffer(dockerArchiveEntries([unique])));
+    bad[bad.indexOf(Buffer.from('only in this image'))] ^= 1;
+    const r = await inStore(store, 'load', '-i', archiveB, '-i', writeTemp(dir, 'bad-unique.tar', bad));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^imgpack: .*bad-unique\.tar has 1 problem; nothing was loaded\. First: .*digest/);
+    expect(r.stdout).toBe('');
+    expect(JSON.parse(readFileSync(join(store, 'index.json'), 'utf8')).manifests).toEqual([]);
+    const left = existsSync(join(store, 'blobs', 'sha256')) ? readdirSync(join(store, 'blobs', 'sha256')) : [];
+    expect(left).toEqual([]); // neither b's blobs nor temporaries
+  });
+
   it('two processes loading at once both succeed and neither loses an image', async () => {
     const store = newStore();
     const [x, y] = [await bigArchive('x', 4, 1 << 20), await bigArchive('y', 4, 1 << 20)];

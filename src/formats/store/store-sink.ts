@@ -1,7 +1,8 @@
 /**
  * The store as an output of the copy engine: blobs it already has are skipped, new ones are
- * written crash-safely, and the names are added to index.json at the very end, under the lock
- * (a name moves to the new image, as with docker load).
+ * written crash-safely to temporary names, and only when the whole copy has succeeded (every
+ * digest checked) are they renamed into place and the names added to index.json, under the lock
+ * (a name moves to the new image, as with docker load). A corrupt input thus adds nothing.
  */
 import { closeSync, createWriteStream, fsyncSync, openSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -19,17 +20,25 @@ export class StoreSink implements Sink {
   readonly writesDockerManifest = false;
   private readonly pending;
   private readonly temps = new Set<string>();
+  /** Blobs written, fsynced and checked, waiting under their temporary names for commit. */
+  private readonly ready = new Map<string, string>();
+  /** With `holdCommit`, each copy's index entries wait here for `complete()`. */
+  private readonly held: Descriptor[] = [];
   /** Blobs this load found already in the store. */
   skipped = 0;
 
-  constructor(private readonly store: Store, private readonly annotate?: (d: Descriptor) => Record<string, string> | undefined) {
+  /**
+   * `annotate` adds annotations to each new index.json entry. `holdCommit` lets several copies
+   * (a load of several inputs) write into one sink that adds them all, or nothing, in `complete()`.
+   */
+  constructor(private readonly store: Store, private readonly opts: { annotate?: (d: Descriptor) => Record<string, string> | undefined; holdCommit?: boolean } = {}) {
     this.pending = store.beginPending();
   }
 
   async putBlob(info: BlobInfo, open: Parameters<Sink['putBlob']>[1]): Promise<string> {
     const path = blobPath(info.digest);
     this.pending.add(info.digest); // before the blob exists, so prune keeps it from now on
-    if (this.store.hasBlob(info.digest)) {
+    if (this.store.hasBlob(info.digest) || this.ready.has(info.digest)) {
       this.skipped++;
       return path;
     }
@@ -53,8 +62,7 @@ export class StoreSink implements Sink {
         fsyncSync(fd);
         closeSync(fd);
       }
-      this.store.commitBlob(temp, info.digest);
-      this.temps.delete(temp);
+      this.ready.set(info.digest, temp);
     } catch (e) {
       throw e instanceof ImgpackError ? e : fromSystemError(e, this.store.root);
     }
@@ -62,12 +70,25 @@ export class StoreSink implements Sink {
   }
 
   async commit(meta: { index: Descriptor[]; docker: DockerEntry[] }): Promise<void> {
-    const incoming = meta.index.map((d) => {
-      const extra = this.annotate?.(d);
-      return extra ? { ...d, annotations: { ...(d.annotations ?? {}), ...extra } } : d;
-    });
-    const newNames = new Set(incoming.map((d) => d.annotations?.[Annotation.containerdName]).filter(Boolean));
+    this.held.push(...meta.index);
+    if (!this.opts.holdCommit) await this.complete();
+  }
+
+  /** Moves the new blobs into place, then names them in index.json. */
+  async complete(): Promise<void> {
     try {
+      for (const [digest, temp] of this.ready) {
+        this.store.commitBlob(temp, digest);
+        this.temps.delete(temp);
+      }
+      this.store.syncBlobDirs(); // the renames are durable before index.json names them
+      const nameOf = (d: Descriptor) => d.annotations?.[Annotation.containerdName];
+      // A name given by two inputs of one load ends on the later one, as with two docker loads.
+      const incoming = this.held.filter((d, i) => !nameOf(d) || !this.held.slice(i + 1).some((e) => nameOf(e) === nameOf(d))).map((d) => {
+        const extra = this.opts.annotate?.(d);
+        return extra ? { ...d, annotations: { ...(d.annotations ?? {}), ...extra } } : d;
+      });
+      const newNames = new Set(incoming.map((d) => d.annotations?.[Annotation.containerdName]).filter(Boolean));
       await this.store.updateIndex((current) => {
         const kept = current.filter((d) => {
           const name = d.annotations?.[Annotation.containerdName];

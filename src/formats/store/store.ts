@@ -95,6 +95,19 @@ export class Store {
     renameSync(temp, join(this.root, blobPath(digest)));
   }
 
+  /** fsync of blobs/<alg>/: renamed blobs survive a power loss before index.json refers to them. */
+  syncBlobDirs(): void {
+    const blobs = join(this.root, 'blobs');
+    for (const alg of existsSync(blobs) ? readdirSync(blobs) : []) {
+      const fd = openSync(join(blobs, alg), 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
   readIndex(): Index {
     const raw = readFileSync(join(this.root, 'index.json'), 'utf8');
     try {
