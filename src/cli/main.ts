@@ -30,6 +30,8 @@ import * as push from './commands/push.js';
 import * as login from './commands/login.js';
 import * as copyCmd from './commands/copy.js';
 import { setStorePath } from '../formats/store/store.js';
+import { configureRegistries } from '../formats/registry/transport.js';
+import { collect } from './context.js';
 
 const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull, push, copyCmd, login];
 
@@ -39,6 +41,9 @@ export function buildProgram(ctx: CommandContext): Command {
     .version(VERSION, '-v, --version')
     .option('-q, --quiet', 'print only errors')
     .option('--store <dir>', 'the local image store (default: $IMGPACK_STORE, else $XDG_DATA_HOME/imgpack/store, else ~/.local/share/imgpack/store)')
+    .option('--ca-file <file>', 'registries: trust this CA too (repeatable; also /etc/docker/certs.d/HOST:PORT/*.crt)', collect, [])
+    .option('--insecure', 'registries: do not verify TLS certificates, and allow plain HTTP')
+    .option('--plain-http', 'registries: speak plain HTTP (loopback registries may anyway, as with docker)')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -55,6 +60,8 @@ Examples:
   program.hook('preAction', (cmd) => {
     ctx.io.quiet = !!cmd.opts().quiet;
     setStorePath(cmd.opts().store);
+    const o = cmd.opts();
+    configureRegistries({ caFiles: o.caFile, insecure: !!o.insecure, plainHttp: !!o.plainHttp });
   });
   for (const c of COMMANDS) c.register(program, ctx);
   for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());

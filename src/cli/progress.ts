@@ -8,7 +8,8 @@ import type { CommandContext } from './context.js';
 import { humanSize } from './format.js';
 
 export interface Progress {
-  update(bytes: number, current?: string): void;
+  /** `total` replaces the one given at the start, for work whose size is learnt on the way. */
+  update(bytes: number, current?: string, total?: number): void;
   /** Switch to a phase of unknown size (a spinner). */
   phase(text: string): Promise<void>;
   done(): void;
@@ -50,7 +51,8 @@ export function progressFor(ctx: CommandContext, label: string, total: number, s
     drawn = true;
   };
   return {
-    update(bytes, current) {
+    update(bytes, current, newTotal) {
+      if (newTotal !== undefined) total = newTotal;
       if (spinner) {
         spinner.stop();
         spinner = undefined;

@@ -7,7 +7,9 @@ import type { Plan } from '../ops/plan.js';
 import { estimateSize, refuseOverwritingInput, resolveOutput, writePlan, type ResolvedOutput } from '../ops/write.js';
 import { progressFor } from './progress.js';
 import { parsePlatform, type Platform } from '../model/oci.js';
-import type { TransferManifest } from '../io/volumes.js';
+import { parseSize, type TransferManifest } from '../io/volumes.js';
+import type { PushOptions } from '../formats/registry/registry-sink.js';
+import type { PushedRepository } from '../ops/push.js';
 import { familiarName } from '../model/reference.js';
 import { humanSize, short } from './format.js';
 import { printJson } from './io.js';
@@ -24,6 +26,7 @@ export interface WriteFlags {
   json?: boolean;
   spaceCheck?: boolean;
   volumeSize?: string;
+  chunkSize?: string;
 }
 
 export function addSelectOptions(cmd: Command): Command {
@@ -34,14 +37,20 @@ export function addSelectOptions(cmd: Command): Command {
 }
 
 export function addOutputOptions(cmd: Command, required = true, { compress = true } = {}): Command {
-  const o = required ? cmd.requiredOption('-o, --output <path>', 'output file, DIR/ for an OCI layout, or - for standard output') : cmd.option('-o, --output <path>', 'write here instead of rewriting the source in place');
+  const o = required ? cmd.requiredOption('-o, --output <path>', 'output file, DIR/ for an OCI layout, store:, docker://REF, docker://REGISTRY[/PREFIX]/, or - for standard output') : cmd.option('-o, --output <path>', 'write here instead of rewriting the source in place');
   o.addOption(new Option('--format <format>', 'output format').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']));
   if (compress) o.option('--compress <none|gzip>', 'wrap the output (-o x.tar.gz implies gzip)');
   return o
     .addOption(new Option('--layers <policy>', 'layer compression: keep, gzip, uncompressed (default: keep, but zstd becomes gzip for docker-archive and hybrid)').choices(['keep', 'gzip', 'uncompressed', 'auto']).default('auto'))
     .option('--json', 'print a JSON report on standard output')
     .option('--no-space-check', 'do not check the free space of the destination first')
-    .option('--volume-size <size>', 'split into FILE.001, FILE.002, ... of this size (1G, 3900M, fat32...) with FILE.imgpack.json');
+    .option('--volume-size <size>', 'split into FILE.001, FILE.002, ... of this size (1G, 3900M, fat32...) with FILE.imgpack.json')
+    .option('--chunk-size <size>', 'to a registry: upload blobs bigger than this in chunks of this size (default: whole)');
+}
+
+/** Push settings from the flags of a command that may write to a registry. */
+export function pushOptionsOf(flags: { chunkSize?: string }): PushOptions {
+  return flags.chunkSize ? { chunkSize: parseSize(flags.chunkSize) } : {};
 }
 
 export function platformOf(flags: WriteFlags): Platform | undefined {
@@ -52,18 +61,18 @@ export function platformOf(flags: WriteFlags): Platform | undefined {
 }
 
 /** Opens every source; closes them all when `work` ends, however it ends. */
-export async function withSources<T>(specs: string[], work: (sources: ArchiveSource[]) => Promise<T>, ctx?: CommandContext): Promise<T> {
+export async function withSources<T>(specs: string[], work: (sources: ArchiveSource[]) => Promise<T>, ctx?: CommandContext, opts: { platform?: Platform } = {}): Promise<T> {
   if (specs.filter((s) => s === '-').length > 1) throw usage('usage', 'standard input can be read only once');
   const sources: ArchiveSource[] = [];
   try {
     for (const s of specs) {
-      // Reading a pipe has no known size: a spinner, on a terminal only.
-      const spinner = s === '-' && ctx ? progressFor(ctx, '', 0) : undefined;
-      await spinner?.phase('reading standard input');
+      // Reading a pipe has no known size: a spinner; a pull shows its bytes. On a terminal only.
+      const progress = ctx && (s === '-' || s.startsWith('docker://')) ? progressFor(ctx, s === '-' ? '' : `pulling ${s.slice('docker://'.length)}`, 0) : undefined;
+      if (s === '-') await progress?.phase('reading standard input');
       try {
-        sources.push(await openSource(s));
+        sources.push(await openSource(s, { platform: opts.platform, onProgress: (e) => progress?.update(e.bytes, e.current, e.total) }));
       } finally {
-        spinner?.done();
+        progress?.done();
       }
     }
     return await work(sources);
@@ -78,7 +87,7 @@ export async function runWrite(ctx: CommandContext, plan: Plan, out: ResolvedOut
   const progress = progressFor(ctx, `writing ${out.target === '-' ? 'to standard output' : out.target}`, estimateSize(plan));
   let report;
   try {
-    report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags), spaceCheck: flags.spaceCheck, onProgress: (e) => progress.update(e.bytes, e.current) });
+    report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags), spaceCheck: flags.spaceCheck, push: pushOptionsOf(flags), onProgress: (e) => progress.update(e.bytes, e.current) });
   } finally {
     progress.done();
   }
@@ -86,7 +95,7 @@ export async function runWrite(ctx: CommandContext, plan: Plan, out: ResolvedOut
   return report;
 }
 
-export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer?: TransferManifest }, out: ResolvedOutput, extra: Record<string, unknown> = {}): void {
+export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer?: TransferManifest; pushed?: PushedRepository[] }, out: ResolvedOutput, extra: Record<string, unknown> = {}): void {
   for (const c of report.platformChoices) {
     if (!ctx.io.quiet) ctx.io.err(`${familiarName(c.name)}: ${out.format === 'hybrid' ? "manifest.json's" : 'the'} image is the ${c.platform} one (${short(c.image)}); use --platform to choose`);
   }
@@ -95,6 +104,10 @@ export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer
   }
   if (ctx.io.json) {
     printJson(ctx.io, { output: out.target, format: out.format, compression: out.compress, ...extra, ...report });
+    return;
+  }
+  if (report.pushed) {
+    printPushed(ctx, report.pushed);
     return;
   }
   if (!ctx.io.quiet) {
@@ -109,4 +122,12 @@ export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer
 
 export function outputOf(flags: WriteFlags): ResolvedOutput {
   return resolveOutput(flags.output ?? '', { format: flags.format, compress: flags.compress, volumeSize: flags.volumeSize });
+}
+
+/** One line per name pushed, on standard output, like docker push's last line. */
+export function printPushed(ctx: CommandContext, pushed: PushedRepository[]): void {
+  for (const r of pushed) {
+    const how = [`${r.uploaded} blob${r.uploaded === 1 ? '' : 's'} uploaded (${humanSize(r.bytesUploaded)})`, r.mounted ? `${r.mounted} mounted` : '', `${r.present} already there`].filter(Boolean).join(', ');
+    for (const n of r.names) ctx.io.out(`Pushed: ${n} (${how})`);
+  }
 }

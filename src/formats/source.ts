@@ -9,12 +9,13 @@ import { DirTree } from '../io/file-tree.js';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { spoolDir } from '../io/temp.js';
-import { pullToLayout } from './registry/pull.js';
+import { pullToLayout, type PullOptions } from './registry/pull.js';
 import { isStoreSpec, Store, STORE_SPEC } from './store/store.js';
 import type { Compression } from '../io/compression.js';
 import type { FileTree } from '../io/file-tree.js';
 import { openInput } from '../io/open-input.js';
 import type { Catalog, FormatName } from '../model/catalog.js';
+import type { Platform } from '../model/oci.js';
 import { blobPath, type Digest } from '../model/digest.js';
 import { CatalogBuilder } from './catalog-builder.js';
 import { readDockerManifest } from './docker-archive.js';
@@ -66,9 +67,16 @@ export function detectLayout(tree: FileTree): DetectedLayout {
   return 'none';
 }
 
-export async function openSource(spec: string): Promise<ArchiveSource> {
+export interface OpenOptions {
+  /** docker:// sources: fetch only this platform of a multi-platform index. */
+  platform?: Platform;
+  /** docker:// sources: download progress. */
+  onProgress?: PullOptions['onProgress'];
+}
+
+export async function openSource(spec: string, opts: OpenOptions = {}): Promise<ArchiveSource> {
   if (isStoreSpec(spec)) return openStore();
-  if (spec.startsWith('docker://')) return openRegistry(spec);
+  if (spec.startsWith('docker://')) return openRegistry(spec, opts);
   const input = await openInput(spec);
   try {
     const layout = detectLayout(input.tree);
@@ -103,9 +111,11 @@ async function openStore(): Promise<ArchiveSource> {
 }
 
 /** `docker://REF`: pulled (every blob checked) into a spooled OCI layout, then read as one. */
-async function openRegistry(spec: string): Promise<ArchiveSource> {
+async function openRegistry(spec: string, opts: OpenOptions): Promise<ArchiveSource> {
   const dir = mkdtempSync(join(spoolDir(), 'pull-'));
-  await pullToLayout(spec.slice('docker://'.length), dir);
+  // Blobs the local store has (checked when they were written) are not downloaded again.
+  const store = Store.existing();
+  await pullToLayout(spec.slice('docker://'.length), dir, { ...opts, localBlob: store && ((d) => store.blobFile(d)) });
   const tree = await DirTree.open(dir);
   const b = new CatalogBuilder();
   await readOciLayout(tree, b);

@@ -161,3 +161,9 @@ export function parsePlatform(s: string): Platform {
 export function isUnknownPlatform(p: Platform | undefined): boolean {
   return !!p && p.os === 'unknown' && p.architecture === 'unknown';
 }
+
+/** The platform docker pull picks on this host: linux, with Go's names for Node's architectures. */
+export function hostPlatform(): Platform {
+  const arch: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips: 'mips', mipsel: 'mipsle' };
+  return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
+}

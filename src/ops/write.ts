@@ -17,6 +17,8 @@ import { isStoreSpec, Store, STORE_SPEC } from '../formats/store/store.js';
 import { StoreSink } from '../formats/store/store-sink.js';
 import { copy, type CopyOptions, type CopyReport } from './copy.js';
 import { planImages, type Plan } from './plan.js';
+import { pushPlan, pushTargetOf, type PushedRepository } from './push.js';
+import type { PushOptions } from '../formats/registry/registry-sink.js';
 
 export const OUTPUT_FORMATS: OutputFormat[] = ['hybrid', 'docker-archive', 'oci-archive', 'oci-layout'];
 export type OuterCompression = 'none' | 'gzip' | 'zstd';
@@ -29,7 +31,7 @@ export interface OutputOptions {
 
 export interface ResolvedOutput {
   target: string;
-  format: OutputFormat;
+  format: OutputFormat | 'registry';
   compress: OuterCompression;
   /** Split into FILE.001, FILE.002, ... of at most this many bytes, with FILE.imgpack.json. */
   volumeSize?: number;
@@ -41,6 +43,10 @@ export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutp
   if (isStoreSpec(target)) {
     if ((opts.format && opts.format !== 'store') || (opts.compress && opts.compress !== 'none')) throw usage('bad-format', 'the store is an OCI layout: --format and --compress do not apply', target);
     return { target, format: 'store', compress: 'none' };
+  }
+  if (target.startsWith('docker://')) {
+    if (opts.format || (opts.compress && opts.compress !== 'none') || opts.volumeSize) throw usage('bad-format', 'a registry keeps images as it keeps them: --format, --compress and --volume-size do not apply', target);
+    return { target, format: 'registry', compress: 'none' };
   }
   let isDir = target.endsWith('/');
   if (!isDir && target !== '-') {
@@ -92,6 +98,7 @@ export function refuseOverwritingInput(target: string, sources: ArchiveSource[])
 }
 
 export function createSink(out: ResolvedOutput, plan?: Plan): { sink: Sink; writer?: TarFileWriter } {
+  if (out.format === 'registry') throw new Error('a registry output is written by pushPlan');
   if (out.format === 'store') return { sink: new StoreSink(Store.open()) };
   if (out.format === 'oci-layout') return { sink: new LayoutSink('oci-layout', new DirWriter(out.target)) };
   const wrap = out.compress === 'gzip' ? () => createGzip({ level: 6 }) : undefined;
@@ -126,11 +133,12 @@ export function estimateSize(plan: Plan): number {
   return [...seen.values()].reduce((a, b) => a + b, 0) + 1024 * 1024;
 }
 
-export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean }): Promise<CopyReport & { transfer?: TransferManifest }> {
+export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean; push?: PushOptions }): Promise<CopyReport & { transfer?: TransferManifest; pushed?: PushedRepository[] }> {
   const hasImages = plan.roots.some((r) => r.node.kind !== 'artifact');
   if (!hasImages && (out.format === 'docker-archive' || plan.roots.length === 0)) {
     throw invalid('no-images', plan.roots.length ? 'the selection holds only artifacts, which a docker-archive cannot hold' : 'nothing to write: no image was selected', out.target);
   }
+  if (out.format === 'registry') return pushPlan(plan, pushTargetOf(out.target), { onProgress: opts.onProgress, ...opts.push });
   if (out.format === 'oci-layout') await checkOutputDir(out.target);
   const where = out.format === 'store' ? Store.open().root + '/' : resolve(out.target);
   if (opts.spaceCheck !== false) await checkFreeSpace(where, estimateSize(plan));

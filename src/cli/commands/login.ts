@@ -26,7 +26,7 @@ Examples:
       const password = flags.passwordStdin ? await readStdin() : flags.password;
       if (!password) throw usage('usage', 'give --password-stdin (or -p)');
       const credentials = Buffer.from(`${flags.username}:${password}`).toString('base64');
-      await new RegistryClient(parseReference(`${registry}/library/x`), { credentials }).ping(); // refused: nothing is saved
+      await new RegistryClient(parseReference(`${registry}/library/x`), { credentials: { basic: credentials } }).ping(); // refused: nothing is saved
       const path = saveCredentials(registry, flags.username, password);
       ctx.io.out(`Login Succeeded (credentials in ${path})`);
     });

@@ -3,6 +3,7 @@ import type { CommandContext } from '../context.js';
 import { mergeRoots, selectRoots } from '../../ops/plan.js';
 import { loadIntoStore } from '../../ops/store-ops.js';
 import { familiarName } from '../../model/reference.js';
+import { hostPlatform } from '../../model/oci.js';
 import { addOutputOptions, outputOf, platformOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -10,25 +11,30 @@ export function register(program: Command, ctx: CommandContext): void {
     .command('pull')
     .summary('fetch images from a registry into the store or an archive, with no daemon')
     .argument('<refs...>', 'image references, e.g. quay.io/coreos/flannel:v0.10.0-amd64')
-    .option('--platform <os/arch[/variant]>', 'only this platform of multi-platform images');
+    .option('--platform <os/arch[/variant]>', 'this platform of multi-platform images (default: this host\'s, as docker pull)')
+    .option('--all-platforms', 'keep multi-platform indexes whole');
   addOutputOptions(cmd, false);
   cmd.addHelpText('after', `
-Every blob is checked against its digest while it downloads. Loopback registries may be plain
-HTTP, as with docker; IMGPACK_PLAIN_HTTP=1 allows it for others.
+Every blob is checked against its digest while it downloads; several download at once; a
+connection that breaks mid-blob is resumed. Blobs the local store has are not downloaded again.
+TLS by default: --ca-file, /etc/docker/certs.d/HOST:PORT/ca.crt, --insecure; loopback
+registries may be plain HTTP, as with docker; --plain-http for others.
 
 Examples:
   imgpack pull quay.io/coreos/flannel:v0.10.0-amd64 -o flannel.tar
+  imgpack pull --all-platforms alpine:3.19 -o alpine-all.tar
   imgpack pull 127.0.0.1:5000/team/app:1            # into the local store`)
     .action(async (refs: string[], flags: WriteFlags) => {
       ctx.io.json = !!flags.json;
+      const platform = flags.allPlatforms ? undefined : platformOf(flags) ?? hostPlatform();
       await withSources(refs.map((r) => `docker://${r}`), async (sources) => {
+        const roots = mergeRoots(sources.map((s) => selectRoots(s, { platform })));
         if (flags.output) {
-          const roots = mergeRoots(sources.map((s) => selectRoots(s, { platform: platformOf(flags) })));
           await runWrite(ctx, { roots }, outputOf(flags), sources, flags);
           return;
         }
         const results = await loadIntoStore(sources);
         for (const r of results) for (const n of r.names) ctx.io.out(`Pulled: ${familiarName(n)}`);
-      }, ctx);
+      }, ctx, { platform });
     });
 }

@@ -1,23 +1,13 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { collect } from '../context.js';
-import { usage } from '../../errors.js';
-import { RegistrySink } from '../../formats/registry/registry-sink.js';
-import { copy } from '../../ops/copy.js';
-import { selectRoots, type PlanRoot } from '../../ops/plan.js';
+import { selectRoots } from '../../ops/plan.js';
+import { pushPlan } from '../../ops/push.js';
 import { parsePrefixRule } from '../../ops/rename.js';
-import { formatFull, parseReference, parseReferenceOrThrow, repositoryOf } from '../../model/reference.js';
+import { estimateSize } from '../../ops/write.js';
 import { printJson } from '../io.js';
-import { withSources } from '../write-common.js';
-
-/** Where a name goes: by --replace-prefix, else the same repository path under --to. */
-export function targetName(name: string, to: string | undefined, rules: { from: string; to: string }[]): string {
-  const rule = rules.find((r) => name.startsWith(r.from));
-  if (rule) return formatFull(parseReferenceOrThrow(rule.to + name.slice(rule.from.length)));
-  if (!to) throw usage('usage', 'give --to REGISTRY[/PREFIX] or --replace-prefix OLD=NEW');
-  const ref = parseReference(name);
-  return formatFull(parseReferenceOrThrow(`${to.replace(/\/+$/, '')}/${ref.path}:${ref.tag ?? 'latest'}`));
-}
+import { progressFor } from '../progress.js';
+import { printPushed, pushOptionsOf, withSources } from '../write-common.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -27,40 +17,34 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--image <ref>', 'only these images (repeatable)', collect, [])
     .option('--to <registry[/prefix]>', 'target registry, e.g. registry.local:5000 or registry.local:5000/mirror')
     .option('--replace-prefix <OLD=NEW>', 'rename as retag does (repeatable)', collect, [])
+    .option('--chunk-size <size>', 'upload blobs bigger than this in chunks of this size (default: whole)')
     .option('--json', 'print JSON')
     .addHelpText('after', `
-Blobs the registry has are not sent again; manifests go after their blobs, tags last.
+Blobs the registry has are not sent again (a rerun after an interruption sends only what is
+missing); blobs pushed to another repository of the same registry are mounted; manifests go
+after their blobs, tags last. TLS: --ca-file, /etc/docker/certs.d/HOST:PORT/ca.crt, --insecure.
 
 Examples:
   imgpack push bundle.tar --to registry.local:5000          # docker.io/library/nginx:1.25 -> registry.local:5000/library/nginx:1.25
   imgpack push store: --image nginx:1.25 --replace-prefix docker.io/library/=registry.local:5000/base/`)
-    .action(async (spec: string, flags: { image: string[]; to?: string; replacePrefix: string[]; json?: boolean }) => {
+    .action(async (spec: string, flags: { image: string[]; to?: string; replacePrefix: string[]; chunkSize?: string; json?: boolean }) => {
       ctx.io.json = !!flags.json;
       const rules = flags.replacePrefix.map(parsePrefixRule);
       await withSources([spec], async ([source]) => {
-        const roots = selectRoots(source, { images: flags.image });
-        const byRepo = new Map<string, PlanRoot[]>();
-        for (const root of roots) {
-          if (root.node.kind === 'artifact') continue;
-          if (root.names.length === 0 && !ctx.io.quiet) ctx.io.err('an image without a name is not pushed');
-          for (const name of root.names) {
-            const target = targetName(name, flags.to, rules);
-            const repo = repositoryOf(parseReference(target));
-            const list = byRepo.get(repo) ?? [];
-            const same = list.find((r) => r.node === root.node);
-            if (same) same.names.push(target);
-            else list.push({ ...root, names: [target] });
-            byRepo.set(repo, list);
-          }
+        const plan = { roots: selectRoots(source, { images: flags.image }) };
+        const progress = progressFor(ctx, `pushing to ${flags.to ?? 'the registry'}`, estimateSize(plan));
+        let report;
+        try {
+          report = await pushPlan(plan, { kind: 'prefix', to: flags.to, rules }, {
+            ...pushOptionsOf(flags),
+            onProgress: (e) => progress.update(e.bytes, e.current),
+            onUnnamed: () => { if (!ctx.io.quiet) ctx.io.err('an image without a name is not pushed'); },
+          });
+        } finally {
+          progress.done();
         }
-        const report: { repository: string; names: string[]; uploaded: number; present: number }[] = [];
-        for (const [repo, repoRoots] of byRepo) {
-          const sink = new RegistrySink(repo);
-          await copy({ roots: repoRoots }, sink, { layers: 'keep' });
-          report.push({ repository: repo, names: repoRoots.flatMap((r) => r.names), uploaded: sink.pushed.length, present: sink.skipped });
-        }
-        if (flags.json) return printJson(ctx.io, { pushed: report });
-        for (const r of report) for (const n of r.names) ctx.io.out(`Pushed: ${n} (${r.uploaded} blobs uploaded, ${r.present} already there)`);
+        if (flags.json) return printJson(ctx.io, { pushed: report.pushed });
+        printPushed(ctx, report.pushed);
       }, ctx);
     });
 }

@@ -1,16 +1,15 @@
 /**
- * A small OCI distribution client: manifests and blobs by digest, docker's reference defaults
- * (docker.io -> registry-1.docker.io), anonymous, Basic and Bearer-token auth from the
- * WWW-Authenticate challenge, credentials from docker's config.json, retries on 5xx, 429 and
- * reset connections. TLS by default; plain HTTP for loopback registries (as docker allows), or
- * when asked.
+ * A small OCI distribution client for one repository: docker's reference defaults (docker.io ->
+ * registry-1.docker.io), anonymous, Basic and Bearer-token auth from the WWW-Authenticate
+ * challenge (refreshed on a 401), credentials from docker's and podman's files and credential
+ * helpers (auth-sources.ts), retries with backoff on 5xx, 429 (Retry-After) and reset
+ * connections. TLS by default (transport.ts); plain HTTP when asked, and for loopback registries
+ * that do not speak TLS, as docker allows.
  */
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { usage, invalid } from '../../errors.js';
+import { invalid, usage } from '../../errors.js';
 import { formatFull, type Reference } from '../../model/reference.js';
+import { credentialsFor, type Credentials } from './auth-sources.js';
+import { describeNetworkError, registrySettings, send, type HttpResponse } from './transport.js';
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',
@@ -18,6 +17,8 @@ export const MANIFEST_ACCEPT = [
   'application/vnd.docker.distribution.manifest.list.v2+json',
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
+
+const RETRIES = 4;
 
 export function registryHost(domain: string): string {
   return domain === 'docker.io' ? 'registry-1.docker.io' : domain;
@@ -27,140 +28,204 @@ function isLoopback(host: string): boolean {
   return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(host);
 }
 
-/**
- * Credentials, base64 `user:password`: docker's config.json ($DOCKER_CONFIG, else ~/.docker),
- * then podman's auth.json ($REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json).
- */
-function credentialsFor(host: string, domain: string): string | undefined {
-  const files = [
-    join(process.env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json'),
-    process.env.REGISTRY_AUTH_FILE,
-    process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : undefined,
-  ].filter((f): f is string => !!f);
-  const keys = domain === 'docker.io' ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io'] : [host, domain, `https://${host}`];
-  for (const file of files) {
-    try {
-      const cfg = JSON.parse(readFileSync(file, 'utf8')) as { auths?: Record<string, { auth?: string }> };
-      for (const k of keys) if (cfg.auths?.[k]?.auth) return cfg.auths[k].auth;
-    } catch {
-      // absent or unreadable: try the next file, else anonymous
-    }
-  }
-  return undefined;
+export interface ClientOptions {
+  /** Ask for push rights as well as pull. */
+  push?: boolean;
+  /** Credentials to use instead of the configured ones (login checks them before saving). */
+  credentials?: Credentials;
+  /** Other repositories of the same registry the token must cover (cross-repository mounts). */
+  alsoPullFrom?: string[];
+}
+
+export interface RequestOptions {
+  accept?: string;
+  headers?: Record<string, string>;
+  /** A buffer, or a function giving the bytes (sent once: a failed streamed request is not retried here). */
+  body?: Buffer | (() => AsyncIterable<Uint8Array>);
+  /** `path` is a full URL (an upload location). */
+  absolute?: boolean;
+  /** Statuses the caller handles itself (e.g. 404 for HEAD). */
+  ok?: number[];
 }
 
 export class RegistryClient {
-  private token?: string;
-  private readonly push: boolean;
-  private scheme: 'https' | 'http';
   readonly host: string;
+  private authorization?: string;
+  private scheme: 'https' | 'http';
+  private readonly credentials?: Credentials;
 
-  /** base64 `user:password` to use instead of docker's config.json (login tries them first). */
-  private readonly credentials?: string;
-
-  constructor(readonly ref: Reference, opts: { plainHttp?: boolean; push?: boolean; credentials?: string } = {}) {
-    this.push = !!opts.push;
-    this.credentials = opts.credentials;
+  constructor(readonly ref: Reference, private readonly opts: ClientOptions = {}) {
     this.host = registryHost(ref.domain);
-    this.scheme = opts.plainHttp || process.env.IMGPACK_PLAIN_HTTP === '1' ? 'http' : 'https';
+    this.scheme = registrySettings().plainHttp ? 'http' : 'https';
+    this.credentials = opts.credentials;
+  }
+
+  get origin(): string {
+    return `${this.scheme}://${this.host}`;
   }
 
   private url(path: string): string {
-    return `${this.scheme}://${this.host}/v2/${this.ref.path}/${path}`;
+    return `${this.origin}/v2/${this.ref.path}/${path}`;
   }
 
-  /** GET with auth, retries and the loopback http fallback; the response must be 2xx. */
-  async get(path: string, accept?: string): Promise<Response> {
-    return this.request('GET', path, { accept });
+  /** GET with auth and retries; the response must be 2xx. */
+  async get(path: string, accept?: string, headers?: Record<string, string>): Promise<HttpResponse> {
+    return this.request('GET', path, { accept, headers });
   }
 
-  /**
-   * One request with auth (a 401 answers with a challenge, then we retry), retries on 5xx, 429
-   * and reset connections (bodies that are streams are sent once: no retry), the loopback http
-   * fallback. `ok` lists the statuses the caller handles itself (e.g. 404 for HEAD).
-   */
-  async request(method: string, path: string, opts: { accept?: string; headers?: Record<string, string>; body?: Buffer | (() => AsyncIterable<Uint8Array>); absolute?: boolean; ok?: number[] } = {}, attempt = 0): Promise<Response> {
-    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-    if (opts.accept) headers.Accept = opts.accept;
-    if (this.token) headers.Authorization = this.token;
-    const url = opts.absolute ? path : this.url(path);
-    let res: Response;
-    try {
-      const body = typeof opts.body === 'function' ? Readable.toWeb(Readable.from(opts.body())) : opts.body;
-      res = await fetch(url, { method, headers, body: body as BodyInit | undefined, redirect: 'follow', ...(typeof opts.body === 'function' ? { duplex: 'half' } : {}) } as RequestInit);
-    } catch (e) {
-      if ((e as { code?: string }).code === 'IMGPACK' || (e as Error).name === 'ImgpackError') throw e;
-      const cause = (e as { cause?: Error }).cause;
-      if (cause && cause.name === 'ImgpackError') throw cause;
-      if (this.scheme === 'https' && isLoopback(this.host) && !opts.absolute) {
-        this.scheme = 'http'; // docker treats loopback registries as insecure: plain http allowed
-        return this.request(method, path, opts, attempt);
+  async request(method: string, path: string, opts: RequestOptions = {}): Promise<HttpResponse> {
+    const streamed = typeof opts.body === 'function';
+    let authenticated = false;
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      if (opts.accept) headers.Accept = opts.accept;
+      if (this.authorization) headers.Authorization = this.authorization;
+      let res: HttpResponse;
+      try {
+        res = await send({ method, url: opts.absolute ? path : this.url(path), headers, body: opts.body });
+      } catch (e) {
+        if (this.fallBackToHttp(e) && !opts.absolute) continue;
+        if (!streamed && attempt < RETRIES) {
+          await backoff(attempt);
+          continue;
+        }
+        throw usage('registry-unreachable', `cannot reach the registry: ${describeNetworkError(e)}`, this.host);
       }
-      if (attempt < 3 && typeof opts.body !== 'function') {
-        await sleep(200 * 2 ** attempt);
-        return this.request(method, path, opts, attempt + 1);
+      if (opts.ok?.includes(res.status)) return res;
+      if (res.status === 401 && !authenticated) {
+        // First challenge, or a token that expired: (re)authenticate once, then try again.
+        await res.discard();
+        await this.authenticate(res.header('www-authenticate') ?? '');
+        authenticated = true;
+        if (streamed) throw new RetryUpload();
+        continue;
       }
-      throw usage('registry-unreachable', `cannot reach the registry: ${(cause ?? (e as Error)).message}`, this.host);
+      if ((res.status >= 500 || res.status === 429) && attempt < RETRIES && !streamed) {
+        const retryAfter = Number(res.header('retry-after')) * 1000;
+        await res.discard();
+        await sleep(Math.min(retryAfter || 200 * 2 ** attempt, 10_000));
+        continue;
+      }
+      if (res.status === 401 || res.status === 403) {
+        await res.discard();
+        throw usage('registry-denied', `the registry refused the credentials (${res.status})`, this.host);
+      }
+      if (res.status === 404) {
+        await res.discard();
+        throw invalid('registry-not-found', `not found in the registry: ${path.split('?')[0]}`, formatFull(this.ref));
+      }
+      if (res.status < 200 || res.status >= 300) {
+        const text = (await res.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
+        throw usage('registry-error', `the registry answered ${res.status} for ${method} ${path.split('?')[0]}: ${text}`, this.host);
+      }
+      return res;
     }
-    if (opts.ok?.includes(res.status)) return res;
-    if (res.status === 401 && attempt < 2) {
-      await this.authenticate(res.headers.get('www-authenticate') ?? '');
-      if (typeof opts.body === 'function' && attempt > 0) throw usage('registry-denied', 'the registry refused the upload', this.host);
-      return this.request(method, path, opts, attempt + 1);
-    }
-    if ((res.status >= 500 || res.status === 429) && attempt < 3 && typeof opts.body !== 'function') {
-      const wait = Number(res.headers.get('retry-after')) * 1000 || 200 * 2 ** attempt;
-      await sleep(Math.min(wait, 10_000));
-      return this.request(method, path, opts, attempt + 1);
-    }
-    if (res.status === 401 || res.status === 403) throw usage('registry-denied', `the registry refused the credentials (${res.status})`, this.host);
-    if (res.status === 404) throw invalid('registry-not-found', `not found in the registry: ${path}`, formatFull(this.ref));
-    if (!res.ok) throw usage('registry-error', `the registry answered ${res.status} for ${method} ${path.split('?')[0]}: ${(await res.text().catch(() => '')).slice(0, 200)}`, this.host);
-    return res;
   }
 
   /** GET /v2/ with the credentials: whether the registry accepts them (login checks this). */
   async ping(): Promise<void> {
-    const res = await fetch(`${this.scheme}://${this.host}/v2/`).catch(async (e) => {
-      if (this.scheme === 'https' && isLoopback(this.host)) {
-        this.scheme = 'http';
-        return fetch(`${this.scheme}://${this.host}/v2/`);
-      }
-      throw usage('registry-unreachable', `cannot reach the registry: ${(e as Error).message}`, this.host);
-    });
+    let res = await this.getBase();
     if (res.status === 401) {
-      await this.authenticate(res.headers.get('www-authenticate') ?? '');
-      const again = await fetch(`${this.scheme}://${this.host}/v2/`, { headers: this.token ? { Authorization: this.token } : {} });
-      if (again.status === 401 || again.status === 403) throw usage('registry-denied', 'the registry refused the credentials', this.host);
+      await this.authenticate(res.header('www-authenticate') ?? '');
+      res = await this.getBase();
+    }
+    if (res.status === 401 || res.status === 403) throw usage('registry-denied', 'the registry refused the credentials', this.host);
+  }
+
+  private async getBase(): Promise<HttpResponse> {
+    for (;;) {
+      try {
+        const res = await send({ method: 'GET', url: `${this.origin}/v2/`, headers: this.authorization ? { Authorization: this.authorization } : {} });
+        await res.discard();
+        return res;
+      } catch (e) {
+        if (!this.fallBackToHttp(e)) throw usage('registry-unreachable', `cannot reach the registry: ${describeNetworkError(e)}`, this.host);
+      }
     }
   }
 
   /** The absolute URL of an upload location the registry gave (it may be relative). */
   resolveLocation(location: string): string {
-    return new URL(location, `${this.scheme}://${this.host}/`).toString();
+    return new URL(location, `${this.origin}/`).toString();
+  }
+
+  /** docker treats loopback registries as insecure: a loopback one without TLS is spoken to in http. */
+  private fallBackToHttp(e: unknown): boolean {
+    if (this.scheme !== 'https' || !(isLoopback(this.host) || registrySettings().insecure)) return false;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EPROTO' && code !== 'ECONNRESET' && !/wrong version number|packet length/i.test((e as Error).message)) return false;
+    this.scheme = 'http';
+    return true;
   }
 
   private async authenticate(challenge: string): Promise<void> {
     const creds = this.credentials ?? credentialsFor(this.host, this.ref.domain);
     const scheme = challenge.split(' ')[0]?.toLowerCase();
     if (scheme === 'basic') {
-      if (!creds) throw usage('registry-denied', 'the registry needs credentials (docker login, or imgpack login)', this.host);
-      this.token = `Basic ${creds}`;
+      if (!creds?.basic) throw usage('registry-denied', 'the registry needs credentials (docker login, or imgpack login)', this.host);
+      this.authorization = `Basic ${creds.basic}`;
       return;
     }
     if (scheme !== 'bearer') throw usage('registry-denied', `unsupported authentication challenge "${challenge}"`, this.host);
     const params = Object.fromEntries([...challenge.slice(7).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
     if (!params.realm) throw usage('registry-denied', 'the registry\'s token challenge has no realm', this.host);
+    const scopes = [`repository:${this.ref.path}:${this.opts.push ? 'pull,push' : 'pull'}`, ...(this.opts.alsoPullFrom ?? []).map((r) => `repository:${r}:pull`)];
+    if (params.scope && !scopes.includes(params.scope)) scopes.push(params.scope);
+    const token = creds?.identityToken ? await this.refreshToken(params, scopes, creds.identityToken) : await this.fetchToken(params, scopes, creds?.basic);
+    this.authorization = `Bearer ${token}`;
+  }
+
+  /** Docker token spec: GET realm?service=&scope= with Basic credentials when we have them. */
+  private async fetchToken(params: Record<string, string>, scopes: string[], basic?: string): Promise<string> {
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
-    url.searchParams.set('scope', params.scope ?? `repository:${this.ref.path}:${this.push ? 'pull,push' : 'pull'}`);
-    const res = await fetch(url, { headers: creds ? { Authorization: `Basic ${creds}` } : {} });
-    if (!res.ok) throw usage('registry-denied', `the token service refused (${res.status})`, url.host);
-    const body = (await res.json()) as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
-    if (!token) throw usage('registry-denied', 'the token service gave no token', url.host);
-    this.token = `Bearer ${token}`;
+    for (const s of scopes) url.searchParams.append('scope', s);
+    const res = await this.tokenRequest({ method: 'GET', url: url.toString(), headers: basic ? { Authorization: `Basic ${basic}` } : {} }, url.host);
+    return res;
   }
+
+  /** OAuth2 refresh-token grant, for docker's identitytoken. */
+  private async refreshToken(params: Record<string, string>, scopes: string[], refresh: string): Promise<string> {
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, service: params.service ?? '', scope: scopes.join(' '), client_id: 'imgpack' });
+    return this.tokenRequest({ method: 'POST', url: params.realm, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: Buffer.from(form.toString()) }, new URL(params.realm).host);
+  }
+
+  private async tokenRequest(req: Parameters<typeof send>[0], service: string): Promise<string> {
+    let res: HttpResponse;
+    try {
+      res = await send(req);
+    } catch (e) {
+      throw usage('registry-unreachable', `cannot reach the token service: ${describeNetworkError(e)}`, service);
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.discard();
+      throw usage('registry-denied', `the token service refused the credentials (${res.status})`, this.host);
+    }
+    if (res.status < 200 || res.status >= 300) {
+      await res.discard();
+      throw usage('registry-denied', `the token service answered ${res.status}`, service);
+    }
+    let body: { token?: string; access_token?: string };
+    try {
+      body = JSON.parse(await res.text());
+    } catch {
+      throw usage('registry-denied', 'the token service did not answer JSON', service);
+    }
+    const token = body.token ?? body.access_token;
+    if (!token) throw usage('registry-denied', 'the token service gave no token', service);
+    return token;
+  }
+}
+
+/** A streamed upload met a fresh auth challenge: the caller starts it again with fresh bytes. */
+export class RetryUpload extends Error {
+  constructor() {
+    super('the upload must be started again');
+  }
+}
+
+function backoff(attempt: number): Promise<void> {
+  return sleep(200 * 2 ** attempt + Math.floor(Math.random() * 100));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,15 +1,17 @@
 /**
- * Pulling from a registry into an OCI layout directory (spooled under $TMPDIR), every blob
- * checked against its digest and size while it streams; several blobs at once. The layout is
- * then a source like any other: `docker://REF` works wherever a SOURCE does.
+ * Pulling from a registry into an OCI layout directory (spooled under $TMPDIR): every blob
+ * checked against its digest and size while it streams, several blobs at once, a download cut
+ * short resumed with a Range request. With a platform, the other platforms' manifests of an
+ * index are left out (readers report them as absent children, as for `docker save`). The layout
+ * is then a source like any other: `docker://REF` works wherever a SOURCE does.
  */
-import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { invalid } from '../../errors.js';
-import { blobPath, digestOf, algorithmOf } from '../../model/digest.js';
+import { ImgpackError, invalid, usage } from '../../errors.js';
+import { algorithmOf, blobPath, digestOf } from '../../model/digest.js';
 import { MediaType } from '../../model/media-types.js';
 import type { Descriptor, Platform } from '../../model/oci.js';
 import { formatFull, parseReferenceOrThrow } from '../../model/reference.js';
@@ -17,64 +19,122 @@ import { runPool } from '../../ops/pool.js';
 import { MANIFEST_ACCEPT, RegistryClient } from './client.js';
 
 export interface PullOptions {
+  /** Only this platform of a multi-platform index (its other children are not fetched). */
   platform?: Platform;
-  plainHttp?: boolean;
+  /** A local copy of a blob (the store's), used instead of downloading it again. */
+  localBlob?: (digest: string) => string | undefined;
+  onProgress?: (e: { bytes: number; total: number; current: string }) => void;
 }
+
+const CONCURRENT_BLOBS = 4;
+const RESUMES = 3;
 
 export async function pullToLayout(spec: string, dir: string, opts: PullOptions = {}): Promise<Descriptor> {
   const ref = parseReferenceOrThrow(spec);
-  const client = new RegistryClient(ref, opts);
+  const client = new RegistryClient(ref);
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   const blobs: Descriptor[] = [];
 
   const fetchManifest = async (reference: string, expect?: Descriptor): Promise<Descriptor> => {
     const res = await client.get(`manifests/${reference}`, MANIFEST_ACCEPT);
-    const raw = Buffer.from(await res.arrayBuffer());
+    const raw = await res.buffer();
     const digest = digestOf(raw, expect ? algorithmOf(expect.digest) : 'sha256');
     if (expect && (digest !== expect.digest || raw.length !== expect.size)) {
-      throw invalid('digest-mismatch', `manifest from the registry has digest ${digest} (${raw.length} bytes), not ${expect.digest}`, `${formatFull(ref)}@${expect.digest}`);
+      throw invalid('digest-mismatch', `manifest from the registry has digest ${digest} (${raw.length} bytes), not ${expect.digest}: refused`, `${formatFull(ref)}@${expect.digest}`);
     }
-    if (ref.digest && reference === ref.digest && digest !== ref.digest) throw invalid('digest-mismatch', `manifest has digest ${digest}`, spec);
+    if (ref.digest && reference === ref.digest && digest !== ref.digest) throw invalid('digest-mismatch', `manifest from the registry has digest ${digest}: refused`, spec);
+    mkdirSync(join(dir, 'blobs', algorithmOf(digest)), { recursive: true });
     writeFileSync(join(dir, blobPath(digest)), raw);
-    const json = JSON.parse(raw.toString('utf8'));
-    const mediaType = json.mediaType ?? res.headers.get('content-type')?.split(';')[0] ?? MediaType.ociManifest;
+    let json: { mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw invalid('bad-manifest', 'the registry sent a manifest that is not JSON', `${formatFull(ref)}@${digest}`);
+    }
+    const mediaType = json.mediaType ?? res.header('content-type')?.split(';')[0] ?? MediaType.ociManifest;
     if (Array.isArray(json.manifests)) {
-      for (const child of json.manifests as Descriptor[]) {
-        const p = child.platform;
-        const wanted = !opts.platform || !p || (p.os === opts.platform.os && p.architecture === opts.platform.architecture && (!opts.platform.variant || p.variant === opts.platform.variant)) || (p.os === 'unknown' && p.architecture === 'unknown');
-        if (wanted) await fetchManifest(child.digest, child);
-      }
+      for (const child of json.manifests) if (wanted(child.platform, opts.platform)) await fetchManifest(child.digest, child);
     } else {
-      blobs.push(json.config, ...(json.layers ?? []));
+      if (json.config) blobs.push(json.config);
+      blobs.push(...(json.layers ?? []));
     }
     return { mediaType, digest, size: raw.length };
   };
 
   const root = await fetchManifest(ref.digest ?? ref.tag ?? 'latest');
   const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
-  await runPool(unique, 4, async (b) => {
+  const total = unique.reduce((n, b) => n + b.size, 0);
+  let done = 0;
+  const progress = (n: number, current: string) => {
+    done += n;
+    opts.onProgress?.({ bytes: done, total, current });
+  };
+  await runPool(unique, CONCURRENT_BLOBS, async (b) => {
     const target = join(dir, blobPath(b.digest));
+    mkdirSync(join(dir, 'blobs', algorithmOf(b.digest)), { recursive: true });
     if (existsSync(target)) return;
-    const res = await client.get(`blobs/${b.digest}`);
-    const hash = createHash(algorithmOf(b.digest));
-    let size = 0;
-    const temp = `${target}.part`;
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        size += chunk.length;
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    }), createWriteStream(temp));
-    const actual = `${algorithmOf(b.digest)}:${hash.digest('hex')}`;
-    if (actual !== b.digest || size !== b.size) {
-      throw invalid('digest-mismatch', `blob from the registry has digest ${actual} (${size} bytes), not ${b.digest} (${b.size}): refused`, `${formatFull(ref)}@${b.digest}`);
+    const local = opts.localBlob?.(b.digest);
+    if (local) {
+      copyFileSync(local, target); // the store's blobs were checked when they were written
+      progress(b.size, b.digest);
+      return;
     }
-    renameSync(temp, target);
+    await downloadBlob(client, b, target, (n) => progress(n, b.digest), `${formatFull(ref)}@${b.digest}`);
   });
   const name = ref.tag !== undefined ? formatFull({ ...ref, digest: undefined }) : undefined;
   const desc: Descriptor = { ...root, ...(name ? { annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name } } : {}) };
   writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [desc] }));
   writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   return desc;
+}
+
+function wanted(p: Platform | undefined, want: Platform | undefined): boolean {
+  if (!want || !p) return true;
+  if (p.os === 'unknown' && p.architecture === 'unknown') return true; // attestations stay with their image
+  return p.os === want.os && p.architecture === want.architecture && (!want.variant || p.variant === want.variant);
+}
+
+/**
+ * One blob into `target`, hashed as it streams. A connection that breaks mid-blob is resumed
+ * where the file on disk stops (Range), up to RESUMES times; the digest of a resumed download
+ * is then taken from the file, so that what is checked is exactly what is kept.
+ */
+async function downloadBlob(client: RegistryClient, b: Descriptor, target: string, onBytes: (n: number) => void, subject: string): Promise<void> {
+  const temp = `${target}.part`;
+  let hash: Hash = createHash(algorithmOf(b.digest));
+  let failures = 0;
+  for (;;) {
+    const have = existsSync(temp) ? statSync(temp).size : 0;
+    const res = await client.get(`blobs/${b.digest}`, undefined, have > 0 ? { Range: `bytes=${have}-` } : undefined);
+    const append = have > 0 && res.status === 206; // a registry that ignores Range sends it all again
+    let size = append ? have : 0;
+    try {
+      await pipeline(res.body, new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          size += chunk.length;
+          if (size > b.size) return cb(invalid('digest-mismatch', `blob from the registry is larger than its descriptor's ${b.size} bytes: refused`, subject));
+          hash.update(chunk);
+          onBytes(chunk.length);
+          cb(null, chunk);
+        },
+      }), createWriteStream(temp, { flags: append ? 'a' : 'w' }));
+      break;
+    } catch (e) {
+      if (e instanceof ImgpackError) throw e;
+      if (++failures > RESUMES) throw usage('registry-unreachable', `the download broke off after ${size} bytes, ${failures} times: ${(e as Error).message}`, subject);
+    }
+  }
+  if (failures > 0) hash = await hashOfFile(temp, algorithmOf(b.digest));
+  const size = statSync(temp).size;
+  const actual = `${algorithmOf(b.digest)}:${hash.digest('hex')}`;
+  if (actual !== b.digest || size !== b.size) {
+    throw invalid('digest-mismatch', `blob from the registry has digest ${actual} (${size} bytes), not ${b.digest} (${b.size}): refused`, subject);
+  }
+  renameSync(temp, target);
+}
+
+async function hashOfFile(path: string, algorithm: string): Promise<Hash> {
+  const hash = createHash(algorithm);
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash;
 }

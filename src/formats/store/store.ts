@@ -80,6 +80,17 @@ export class Store {
     return join(this.root, '.lock');
   }
 
+  /** The store at the configured path if it exists; undefined rather than creating one. */
+  static existing(root = currentStorePath()): Store | undefined {
+    return existsSync(join(root, 'index.json')) ? new Store(root) : undefined;
+  }
+
+  /** The path of a blob the store has, else undefined. */
+  blobFile(digest: string): string | undefined {
+    const path = join(this.root, blobPath(digest));
+    return existsSync(path) ? path : undefined;
+  }
+
   hasBlob(digest: string): boolean {
     return existsSync(join(this.root, blobPath(digest)));
   }

@@ -1,0 +1,87 @@
+/**
+ * Pushing chosen images into a registry: each name is mapped onto the target (under a
+ * REGISTRY[/PREFIX], by --replace-prefix rules, or one image under one reference), the images are
+ * grouped by target repository, and each group is one copy into a RegistrySink. One PushSession
+ * lets later repositories mount blobs that earlier ones received.
+ */
+import { invalid, usage } from '../errors.js';
+import { PushSession, RegistrySink, type PushOptions } from '../formats/registry/registry-sink.js';
+import { formatFull, parseReference, parseReferenceOrThrow, repositoryOf } from '../model/reference.js';
+import { copy, type CopyOptions, type CopyReport } from './copy.js';
+import type { Plan, PlanRoot } from './plan.js';
+import { newName, type PrefixRule } from './rename.js';
+
+export type PushTarget =
+  /** Every image under its own path: REGISTRY[/PREFIX] and/or rename rules. */
+  | { kind: 'prefix'; to?: string; rules: PrefixRule[] }
+  /** The one chosen image under this reference. */
+  | { kind: 'reference'; name: string };
+
+export interface PushedRepository {
+  repository: string;
+  names: string[];
+  uploaded: number;
+  mounted: number;
+  present: number;
+  bytesUploaded: number;
+}
+
+export interface PushReport extends CopyReport {
+  pushed: PushedRepository[];
+}
+
+/** `docker://HOST[/PREFIX]/` (trailing slash) is a prefix; any other `docker://REF` names one image. */
+export function pushTargetOf(spec: string): PushTarget {
+  const rest = spec.slice('docker://'.length);
+  if (rest.endsWith('/') || !rest.includes('/')) return { kind: 'prefix', to: rest.replace(/\/+$/, ''), rules: [] };
+  return { kind: 'reference', name: newName(rest) };
+}
+
+/** Where a name goes: by a prefix rule, else the same repository path under `to`. */
+export function targetName(name: string, to: string | undefined, rules: PrefixRule[]): string {
+  const rule = rules.find((r) => name.startsWith(r.from));
+  if (rule) return formatFull(parseReferenceOrThrow(rule.to + name.slice(rule.from.length)));
+  if (!to) throw usage('usage', 'give --to REGISTRY[/PREFIX] or --replace-prefix OLD=NEW');
+  const ref = parseReference(name);
+  return formatFull(parseReferenceOrThrow(`${to.replace(/\/+$/, '')}/${ref.path}:${ref.tag ?? 'latest'}`));
+}
+
+export async function pushPlan(plan: Plan, target: PushTarget, opts: PushOptions & Pick<CopyOptions, 'onProgress'> & { onUnnamed?: () => void } = {}): Promise<PushReport> {
+  const byRepo = groupByRepository(plan.roots.filter((r) => r.node.kind !== 'artifact'), target, opts.onUnnamed);
+  const session = opts.session ?? new PushSession();
+  const report: PushReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [], pushed: [] };
+  let bytesBefore = 0;
+  for (const [repo, roots] of byRepo) {
+    const sink = new RegistrySink(repo, { ...opts, session });
+    const r = await copy({ roots }, sink, { layers: 'keep', onProgress: opts.onProgress && ((e) => opts.onProgress!({ ...e, bytes: bytesBefore + e.bytes })) });
+    bytesBefore += r.bytesWritten;
+    report.images += r.images;
+    report.blobsWritten += sink.pushed.length;
+    report.bytesWritten += sink.bytesUploaded;
+    report.changedManifests.push(...r.changedManifests);
+    report.pushed.push({ repository: repo, names: roots.flatMap((x) => x.names), uploaded: sink.pushed.length, mounted: sink.mounted.length, present: sink.skipped, bytesUploaded: sink.bytesUploaded });
+  }
+  return report;
+}
+
+function groupByRepository(roots: PlanRoot[], target: PushTarget, onUnnamed?: () => void): Map<string, PlanRoot[]> {
+  const byRepo = new Map<string, PlanRoot[]>();
+  if (target.kind === 'reference') {
+    if (roots.length !== 1) throw invalid('ambiguous-image', `the selection holds ${roots.length} images; choose one with --image to push it under one name`, target.name);
+    byRepo.set(repositoryOf(parseReference(target.name)), [{ ...roots[0], names: [target.name] }]);
+    return byRepo;
+  }
+  for (const root of roots) {
+    if (root.names.length === 0) onUnnamed?.();
+    for (const name of root.names) {
+      const to = targetName(name, target.to, target.rules);
+      const repo = repositoryOf(parseReference(to));
+      const list = byRepo.get(repo) ?? [];
+      const same = list.find((r) => r.node === root.node);
+      if (same) same.names.push(to);
+      else list.push({ ...root, names: [to] });
+      byRepo.set(repo, list);
+    }
+  }
+  return byRepo;
+}
