@@ -9,7 +9,7 @@
 import { invalid, usage } from '../../errors.js';
 import { formatFull, type Reference } from '../../model/reference.js';
 import { credentialsFor, type Credentials } from './auth-sources.js';
-import { describeNetworkError, registrySettings, send, type HttpResponse } from './transport.js';
+import { describeNetworkError, isCertificateError, registrySettings, send, type HttpResponse } from './transport.js';
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',
@@ -85,7 +85,7 @@ export class RegistryClient {
         res = await send({ method, url: opts.absolute ? path : this.url(path), headers, body: opts.body });
       } catch (e) {
         if (this.fallBackToHttp(e) && !opts.absolute) continue;
-        if (!streamed && attempt < RETRIES) {
+        if (!streamed && attempt < RETRIES && !isCertificateError(e)) {
           await backoff(attempt);
           continue;
         }

@@ -169,11 +169,18 @@ function wrap(res: http.IncomingMessage, url: string): HttpResponse {
   };
 }
 
+const CERTIFICATE_ERRORS = ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_NOT_YET_VALID'];
+
+/** An untrusted certificate stays untrusted: no point in trying again. */
+export function isCertificateError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return !!code && CERTIFICATE_ERRORS.includes(code);
+}
+
 /** TLS failures get a message that says what to do about them. */
 export function describeNetworkError(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  const tls = ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID'];
-  if (err?.code && tls.includes(err.code)) {
+  if (isCertificateError(e)) {
     return `the registry's TLS certificate is not trusted (${err.code}): give its CA with --ca-file or in /etc/docker/certs.d/HOST:PORT/ca.crt, or use --insecure`;
   }
   if (err?.code === 'EPROTO' || /wrong version number|packet length too long/i.test(err?.message ?? '')) {
