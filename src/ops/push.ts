@@ -67,8 +67,9 @@ export async function pushPlan(plan: Plan, target: PushTarget, opts: PushOptions
 function groupByRepository(roots: PlanRoot[], target: PushTarget, onUnnamed?: () => void): Map<string, PlanRoot[]> {
   const byRepo = new Map<string, PlanRoot[]>();
   if (target.kind === 'reference') {
-    if (roots.length !== 1) throw invalid('ambiguous-image', `the selection holds ${roots.length} images; choose one with --image to push it under one name`, target.name);
-    byRepo.set(repositoryOf(parseReference(target.name)), [{ ...roots[0], names: [target.name] }]);
+    const root = oneImage(roots);
+    if (!root) throw invalid('ambiguous-image', `the selection holds ${roots.length} images; choose one with --image to push it under one name`, target.name);
+    byRepo.set(repositoryOf(parseReference(target.name)), [{ ...root, names: [target.name] }]);
     return byRepo;
   }
   for (const root of roots) {
@@ -84,4 +85,11 @@ function groupByRepository(roots: PlanRoot[], target: PushTarget, onUnnamed?: ()
     }
   }
   return byRepo;
+}
+
+/** The one root to push under one name: the only root, or an image that every root is just a view of. */
+function oneImage(roots: PlanRoot[]): PlanRoot | undefined {
+  if (roots.length === 1) return roots[0];
+  const imagesOf = (r: PlanRoot) => (r.node.kind === 'manifest' ? [r.node.image] : r.node.kind === 'index' ? r.node.images : []);
+  return roots.find((r) => r.node.kind === 'manifest' && roots.every((o) => imagesOf(o).every((i) => i === imagesOf(r)[0])));
 }

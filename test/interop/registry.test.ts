@@ -28,7 +28,7 @@ describe.skipIf(!available)('pull from a real registry', () => {
 
   it('gives the images skopeo pushed, digests identical, the index whole', async () => {
     const out = join(work, 'pulled.tar');
-    const r = await runCli('pull', `${REG}/pulltest/app:1`, `${REG}/pulltest/multi:list`, '-o', out);
+    const r = await runCli('pull', '--all-platforms', `${REG}/pulltest/app:1`, `${REG}/pulltest/multi:list`, '-o', out);
     expect(r.code, r.stderr).toBe(0);
     const doc = (await runCli('inspect', out, '--json')).json();
     const byName = (n: string) => doc.images.filter((i: { repoTags: string[] }) => i.repoTags.includes(n));
@@ -40,6 +40,17 @@ describe.skipIf(!available)('pull from a real registry', () => {
     expect(remote.layers.length).toBe(5);
     expect(doc.indexes.length).toBe(1);
     expect((await runCli('verify', out)).code).toBe(0);
+  });
+
+  it('pulls only this host\'s platform of an index by default, as docker pull, or the one asked for', async () => {
+    const host = join(work, 'host.tar');
+    expect((await runCli('pull', `${REG}/pulltest/multi:list`, '-o', host)).code).toBe(0);
+    const images = (await runCli('inspect', host, '--json')).json().images;
+    const plat = (i: { platform: { os: string; architecture: string } }) => `${i.platform.os}/${i.platform.architecture}`;
+    expect(images.map(plat)).toEqual(['linux/amd64']);
+    const arm = join(work, 'arm.tar');
+    expect((await runCli('pull', '--platform', 'linux/arm64', `${REG}/pulltest/multi:list`, '-o', arm)).code).toBe(0);
+    expect((await runCli('inspect', arm, '--json')).json().images.map(plat)).toEqual(['linux/arm64']);
   });
 
   it('pulls into the store', async () => {
