@@ -69,12 +69,17 @@ async function readEntry(tree: FileTree, b: CatalogBuilder, entry: unknown, i: n
   const names = parseRepoTags(repoTags, where, b);
   const existing = b.image(id);
   const layers: LayerRecord[] = [];
+  let unusable = false;
   for (let j = 0; j < layerPaths.length; j++) {
     const path = layerPaths[j] as string;
-    if (!safePath(path, where, b)) continue;
+    if (!safePath(path, where, b)) {
+      unusable = true;
+      continue;
+    }
     const r = await tree.resolve(path);
     if (!r.ok) {
       f.problem(r.reason === 'missing' ? 'missing-layer' : r.reason === 'escapes' ? 'link-escapes' : r.reason === 'loop' ? 'link-loop' : 'bad-layer', `layer ${j} of ${where}: ${r.message}`, path);
+      unusable = true;
       continue;
     }
     const diffId = diffIds[j];
@@ -85,6 +90,10 @@ async function readEntry(tree: FileTree, b: CatalogBuilder, entry: unknown, i: n
     b.addBlob({ member: path, digest: compression === 'none' ? undefined : digest, diffId, kind: 'layer', subject: path });
   }
   b.addBlob({ member: configPath, digest: id, kind: 'config', subject: configPath });
+  // An image with a layer that is missing, unsafe or a link out of the archive is reported, not
+  // kept: keeping it without that layer made convert write an image with fewer layers than its
+  // config's diff_ids.
+  if (unusable) return;
   const synthesized: ImageManifest = { mediaType: MediaType.dockerManifest, layers };
   const rec = b.addImage(
     { descriptor: { mediaType: MediaType.dockerConfig, digest: id, size: cfg.raw.length }, raw: cfg.raw, json: config },
