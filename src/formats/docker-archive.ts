@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { FileTree, TreeFile } from '../io/file-tree.js';
 import { sniffCompression, MAGIC_LENGTH } from '../io/compression.js';
 import { nameProblem, normalizeMemberName } from '../io/tar-index.js';
-import { digestProblem, sha256Of, type Digest } from '../model/digest.js';
+import { digestOf, digestProblem, sha256Of, type Digest } from '../model/digest.js';
 import type { ImageManifest, LayerRecord } from '../model/catalog.js';
 import { imageConfigProblems, isObject, type ImageConfig } from '../model/oci.js';
 import { MediaType, layerMediaType } from '../model/media-types.js';
@@ -53,8 +53,10 @@ async function readEntry(tree: FileTree, b: CatalogBuilder, entry: unknown, i: n
   if (!safePath(configPath, where, b)) return;
   const cfg = await readJsonMember(tree, configPath, f, { subject: configPath, what: `config ${configPath}` });
   if (!cfg.ok) return;
-  const id = sha256Of(cfg.raw);
   const claimed = claimedDigest(configPath);
+  // A hybrid's config at blobs/sha512/<hex> is named by its sha512 (valid OCI): the image ID must
+  // be that digest too, or the manifest.json half would not match its index.json half.
+  const id = claimed?.startsWith('sha512:') ? digestOf(cfg.raw, 'sha512') : sha256Of(cfg.raw);
   if (claimed && claimed !== id) {
     f.problem('config-digest-mismatch', `config file name says ${claimed} but its content has digest ${id}`, configPath);
   }
