@@ -1,11 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
-// Three suites: `unit` runs on a fresh clone; `conformance` and `interop` need ../shared
-// (and the real tools) and are run by .ci/run as separate npm scripts.
+// Four suites: `unit` runs on a fresh clone; `hostile` (test/hostile, test/faults: adversarial
+// archives, property tests, kill -9 and I/O faults) needs nothing outside the repo either, but is
+// slower, so it is its own script; `conformance` and `interop` need ../shared (and the real
+// tools). .ci/run runs each as a separate npm script. IMGPACK_STRESS=1 (npm run test:stress)
+// raises the iteration counts of the hostile suite.
 export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'], testTimeout: 30_000 } },
+      { test: { name: 'hostile', include: ['test/hostile/**/*.test.ts', 'test/faults/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
       { test: { name: 'conformance', include: ['test/conformance/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
       { test: { name: 'interop', include: ['test/interop/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false } },
     ],

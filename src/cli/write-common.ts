@@ -1,6 +1,6 @@
 /** Options and reporting shared by every command that writes an archive. */
 import { Option, type Command } from 'commander';
-import { usage } from '../errors.js';
+import { invalid, usage } from '../errors.js';
 import { openSource, type ArchiveSource } from '../formats/source.js';
 import type { CopyReport, LayerPolicy } from '../ops/copy.js';
 import type { Plan } from '../ops/plan.js';
@@ -84,6 +84,12 @@ export async function withSources<T>(specs: string[], work: (sources: ArchiveSou
 export async function runWrite(ctx: CommandContext, plan: Plan, out: ResolvedOutput, sources: ArchiveSource[], flags: WriteFlags, extra: Record<string, unknown> = {}): Promise<CopyReport> {
   if (flags.json && out.target === '-') throw usage('usage', '--json needs standard output, which -o - already uses');
   refuseOverwritingInput(out.target, sources);
+  if (!plan.roots.some((r) => r.node.kind !== 'artifact')) {
+    // "nothing to write" hides why: a damaged or hostile source yields no readable image.
+    const bad = sources.find((s) => s.catalog.findings.problems.length > 0);
+    const p = bad?.catalog.findings.problems[0];
+    if (bad && p) throw invalid('no-readable-image', `${bad.display} has no readable image (${bad.catalog.findings.problems.length} problem${bad.catalog.findings.problems.length === 1 ? '' : 's'}; run imgpack verify). First: ${p.message}`, p.subject);
+  }
   const progress = progressFor(ctx, `writing ${out.target === '-' ? 'to standard output' : out.target}`, estimateSize(plan));
   let report;
   try {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { FileTree, TreeFile } from '../io/file-tree.js';
 import { sniffCompression, MAGIC_LENGTH } from '../io/compression.js';
 import { nameProblem, normalizeMemberName } from '../io/tar-index.js';
-import { digestProblem, sha256Of, type Digest } from '../model/digest.js';
+import { digestOf, digestProblem, sha256Of, type Digest } from '../model/digest.js';
 import type { ImageManifest, LayerRecord } from '../model/catalog.js';
 import { imageConfigProblems, isObject, type ImageConfig } from '../model/oci.js';
 import { MediaType, layerMediaType } from '../model/media-types.js';
@@ -53,8 +53,10 @@ async function readEntry(tree: FileTree, b: CatalogBuilder, entry: unknown, i: n
   if (!safePath(configPath, where, b)) return;
   const cfg = await readJsonMember(tree, configPath, f, { subject: configPath, what: `config ${configPath}` });
   if (!cfg.ok) return;
-  const id = sha256Of(cfg.raw);
   const claimed = claimedDigest(configPath);
+  // A hybrid's config at blobs/sha512/<hex> is named by its sha512 (valid OCI): the image ID must
+  // be that digest too, or the manifest.json half would not match its index.json half.
+  const id = claimed?.startsWith('sha512:') ? digestOf(cfg.raw, 'sha512') : sha256Of(cfg.raw);
   if (claimed && claimed !== id) {
     f.problem('config-digest-mismatch', `config file name says ${claimed} but its content has digest ${id}`, configPath);
   }
@@ -69,12 +71,17 @@ async function readEntry(tree: FileTree, b: CatalogBuilder, entry: unknown, i: n
   const names = parseRepoTags(repoTags, where, b);
   const existing = b.image(id);
   const layers: LayerRecord[] = [];
+  let unusable = false;
   for (let j = 0; j < layerPaths.length; j++) {
     const path = layerPaths[j] as string;
-    if (!safePath(path, where, b)) continue;
+    if (!safePath(path, where, b)) {
+      unusable = true;
+      continue;
+    }
     const r = await tree.resolve(path);
     if (!r.ok) {
       f.problem(r.reason === 'missing' ? 'missing-layer' : r.reason === 'escapes' ? 'link-escapes' : r.reason === 'loop' ? 'link-loop' : 'bad-layer', `layer ${j} of ${where}: ${r.message}`, path);
+      unusable = true;
       continue;
     }
     const diffId = diffIds[j];
@@ -85,6 +92,10 @@ async function readEntry(tree: FileTree, b: CatalogBuilder, entry: unknown, i: n
     b.addBlob({ member: path, digest: compression === 'none' ? undefined : digest, diffId, kind: 'layer', subject: path });
   }
   b.addBlob({ member: configPath, digest: id, kind: 'config', subject: configPath });
+  // An image with a layer that is missing, unsafe or a link out of the archive is reported, not
+  // kept: keeping it without that layer made convert write an image with fewer layers than its
+  // config's diff_ids.
+  if (unusable) return;
   const synthesized: ImageManifest = { mediaType: MediaType.dockerManifest, layers };
   const rec = b.addImage(
     { descriptor: { mediaType: MediaType.dockerConfig, digest: id, size: cfg.raw.length }, raw: cfg.raw, json: config },

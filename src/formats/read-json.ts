@@ -8,6 +8,30 @@ export function maxJsonBytes(): number {
   return Number.isSafeInteger(env) && env > 0 ? env : 20 * 1024 * 1024;
 }
 
+/**
+ * No manifest, index or config nests more than a handful of levels. A hostile one nested 100k
+ * deep parses (JSON.parse is iterative) but overflows the stack of everything recursive after it
+ * (JSON.stringify for --json, deep copies): refused before parsing, like Go's 10000-level limit.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** The deepest nesting of arrays and objects in JSON text (brackets inside strings do not count). */
+export function jsonDepth(raw: Buffer): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 export type JsonRead = { ok: true; raw: Buffer; json: unknown; file: TreeFile } | { ok: false; missing: boolean };
 
 /**
@@ -39,6 +63,10 @@ export async function readJsonMember(
   const raw = await tree.head(r.file, r.file.size);
   if (raw.length !== r.file.size) {
     findings.problem('truncated', `${what} is truncated`, subject);
+    return { ok: false, missing: false };
+  }
+  if (jsonDepth(raw) > MAX_JSON_DEPTH) {
+    findings.problem('limit-json-depth', `${what} is nested more than ${MAX_JSON_DEPTH} levels deep, the limit for JSON documents`, subject);
     return { ok: false, missing: false };
   }
   try {

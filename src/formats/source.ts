@@ -44,10 +44,22 @@ export class ArchiveSource {
     return this.openMember(this.memberOf(digest));
   }
 
+  private byDigest?: Map<Digest, string>;
+
   /** Where the bytes of a digest live: blobs/<alg>/<hex>, or a docker-archive path. */
   memberOf(digest: Digest): string {
-    const ref = this.catalog.blobs.find((b) => b.digest === digest || (!b.digest && b.diffId === digest));
-    return ref ? ref.member : blobPath(digest);
+    // A map, not a scan of the blob list: the copy engine asks once per layer, and an archive
+    // with 100k layers made that quadratic (a minute for one convert).
+    if (!this.byDigest) {
+      this.byDigest = new Map();
+      for (const b of this.catalog.blobs) {
+        // A blob answers to its stored digest or, when that is unknown (an uncompressed docker
+        // layer), to its diffID; the first in list order wins, as the scan did.
+        const key = b.digest ?? b.diffId;
+        if (key && !this.byDigest.has(key)) this.byDigest.set(key, b.member);
+      }
+    }
+    return this.byDigest.get(digest) ?? blobPath(digest);
   }
 
   async close(): Promise<void> {
@@ -79,6 +91,9 @@ export async function openSource(spec: string, opts: OpenOptions = {}): Promise<
   if (spec.startsWith('docker://')) return openRegistry(spec, opts);
   const input = await openInput(spec);
   try {
+    // A safety limit hit while indexing leaves a partial index: say so, not "no manifest.json".
+    const limit = input.tree.problems.find((p) => p.code === 'tar-limit-members');
+    if (limit) throw invalid(limit.code, limit.message, input.display);
     const layout = detectLayout(input.tree);
     if (layout === 'none') {
       throw invalid('not-an-archive', 'not an image archive: no manifest.json, index.json or oci-layout', input.display);

@@ -3,13 +3,13 @@
  * seeking); a compressed file or standard input spooled once, decompressed, into $TMPDIR.
  */
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, stat, statfs } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { fromSystemError, invalid } from '../errors.js';
+import { fromSystemError, invalid, usage } from '../errors.js';
 import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from './compression.js';
 import { DirTree, TarTree, type FileTree } from './file-tree.js';
 import { looksLikeTar } from './tar-index.js';
@@ -72,7 +72,7 @@ async function openStream(input: Readable, display: string, known?: Compression)
   const spoolPath = join(spoolDir(), `input-${randomBytes(4).toString('hex')}.tar`);
   const remove = registerTemp(spoolPath);
   try {
-    await pipeline(decompress(stream, compression, display), createWriteStream(spoolPath));
+    await pipeline(decompress(stream, compression, display), spoolLimit(await maxSpoolBytes(spoolDir()), display), createWriteStream(spoolPath));
   } catch (e) {
     remove();
     throw e instanceof Error && e.name === 'ImgpackError' ? e : fromSystemError(e, display);
@@ -83,6 +83,37 @@ async function openStream(input: Readable, display: string, known?: Compression)
     throw invalid('not-an-archive', `not an image archive: ${compression === 'none' ? 'not a tar file' : `the ${compression} data does not hold a tar file`}`, display);
   }
   return { tree: await TarTree.open(spoolPath, remove), compression, display };
+}
+
+/**
+ * A small compressed file can inflate to terabytes (a gzip bomb): the spool stops at
+ * IMGPACK_MAX_SPOOL bytes when it is set (exit 1, a safety limit), else before it would take the
+ * last 64 MiB of the spool file system (exit 2, no space), instead of filling the disk.
+ */
+async function maxSpoolBytes(dir: string): Promise<{ bytes: number; explicit: boolean }> {
+  const env = Number(process.env.IMGPACK_MAX_SPOOL);
+  if (Number.isSafeInteger(env) && env > 0) return { bytes: env, explicit: true };
+  try {
+    const s = await statfs(dir);
+    return { bytes: Math.max(0, Number(s.bavail) * Number(s.bsize) - RESERVE), explicit: false };
+  } catch {
+    return { bytes: Number.MAX_SAFE_INTEGER, explicit: false };
+  }
+}
+
+const RESERVE = 64 * 1024 * 1024;
+
+function spoolLimit(limit: { bytes: number; explicit: boolean }, display: string): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      total += chunk.length;
+      if (total <= limit.bytes) return cb(null, chunk);
+      cb(limit.explicit
+        ? invalid('limit-spool', `the decompressed input is over ${limit.bytes} bytes, the limit for spooled input (IMGPACK_MAX_SPOOL)`, display)
+        : usage('no-space', `not enough free space in ${spoolDir()} to spool the decompressed input (over ${limit.bytes} bytes; point TMPDIR or IMGPACK_TMPDIR elsewhere)`, display));
+    },
+  });
 }
 
 async function readHead(path: string): Promise<Buffer> {

@@ -23,7 +23,7 @@ export interface TarEntry {
 }
 
 export interface TarIndexProblem {
-  code: 'tar-truncated' | 'tar-corrupt-header' | 'tar-unsafe-name' | 'tar-duplicate' | 'tar-no-end' | 'tar-trailing-garbage' | 'tar-sparse';
+  code: 'tar-truncated' | 'tar-corrupt-header' | 'tar-limit-members' | 'tar-unsafe-name' | 'tar-duplicate' | 'tar-no-end' | 'tar-trailing-garbage' | 'tar-sparse';
   message: string;
   subject: string;
   severity: 'error' | 'warning';
@@ -44,6 +44,16 @@ const NO_PAX: Record<string, string> = Object.freeze({}) as Record<string, strin
 const WINDOW = 64 * 1024;
 /** PAX and GNU long-name payloads above this are refused: no legitimate name is that long. */
 const MAX_META_SIZE = 1024 * 1024;
+
+/**
+ * The index holds every member in memory (about 250 bytes each): a hostile tar of millions of
+ * empty members would otherwise grow it without bound. docker save writes 4 members per layer,
+ * so 500,000 is room for 100,000 layers. IMGPACK_MAX_MEMBERS overrides it.
+ */
+export function maxMembers(): number {
+  const env = Number(process.env.IMGPACK_MAX_MEMBERS);
+  return Number.isSafeInteger(env) && env > 0 ? env : 500_000;
+}
 
 /**
  * Header reads are synchronous: thousands of 512-byte reads from the page cache cost microseconds
@@ -99,8 +109,13 @@ async function indexTar(reader: WindowReader, fileSize: number): Promise<TarInde
   let gnuLongName: string | undefined;
   let gnuLongLink: string | undefined;
   let paxCount = 0;
+  const limit = maxMembers();
 
   while (pos + BLOCK <= fileSize) {
+    if (entries.length >= limit) {
+      problems.push({ code: 'tar-limit-members', severity: 'error', subject: `offset ${pos}`, message: `the archive has more than ${limit} members, the limit (IMGPACK_MAX_MEMBERS)` });
+      break;
+    }
     // A view into the read window: it is consumed before the next read overwrites it.
     const header = await reader.read(pos, BLOCK);
     if (header.length < BLOCK) break;
@@ -170,7 +185,8 @@ async function indexTar(reader: WindowReader, fileSize: number): Promise<TarInde
     if (unsafe) {
       problems.push({ code: 'tar-unsafe-name', severity: 'error', subject: displayName(rawName), message: unsafe });
     } else {
-      entry.name = normalizeMemberName(rawName);
+      const name = normalizeMemberName(rawName);
+      entry.name = name === rawName ? rawName : name; // one string, not two equal ones, per member
     }
     if (dataOffset + contentSize > fileSize) {
       problems.push({ code: 'tar-truncated', severity: 'error', subject: displayName(rawName), message: `tar archive is truncated: member needs ${contentSize} bytes, ${Math.max(0, fileSize - dataOffset)} remain` });
@@ -181,7 +197,7 @@ async function indexTar(reader: WindowReader, fileSize: number): Promise<TarInde
     rawName = '';
     pos = realNext;
   }
-  if (!sawEndMarker && entries.length > 0 && !problems.some((p) => p.code === 'tar-truncated' || p.code === 'tar-corrupt-header')) {
+  if (!sawEndMarker && entries.length > 0 && !problems.some((p) => p.code === 'tar-truncated' || p.code === 'tar-corrupt-header' || p.code === 'tar-limit-members')) {
     // Every archive writer ends with two zero blocks; without them the file was most likely cut
     // at a member boundary, and members after the cut are lost without a trace.
     problems.push({ code: 'tar-no-end', severity: 'error', subject: `offset ${pos}`, message: 'tar archive has no end-of-archive blocks: it was probably cut short' });

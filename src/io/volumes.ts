@@ -110,7 +110,12 @@ export class VolumeSink implements ByteSink {
     await this.pool.close();
     const volumes = this.volumes.map((v, i) => ({ name: basename(volumeName(this.target, i + 1)), size: v.size, sha256: hashes[i], temp: v.temp }));
     removeStaleVolumes(this.target, volumes.length);
-    for (let i = 0; i < volumes.length; i++) {
+    // The set must never look whole when it is not (kill -9 between two renames): the old
+    // manifest and the old FILE.001 go first, and the volumes are renamed last to first, so
+    // FILE.001, which names the set, appears only when every other volume is in place.
+    rmSync(manifestPathOf(this.target), { force: true });
+    rmSync(volumeName(this.target, 1), { force: true });
+    for (let i = volumes.length - 1; i >= 0; i--) {
       renameSync(volumes[i].temp, volumeName(this.target, i + 1));
       releaseTemp(volumes[i].temp);
     }

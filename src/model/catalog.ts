@@ -19,11 +19,19 @@ export interface Problem {
 export class Findings {
   readonly problems: Problem[] = [];
   readonly warnings: Problem[] = [];
+  /** Keys of what was recorded: a set, not a scan, since a hostile archive can yield 100k problems. */
+  private readonly seen = new Set<string>();
   problem(code: string, message: string, subject: string): void {
-    if (!this.problems.some((p) => p.code === code && p.subject === subject && p.message === message)) this.problems.push({ code, message, subject });
+    if (this.first('p', code, message, subject)) this.problems.push({ code, message, subject });
   }
   warning(code: string, message: string, subject: string): void {
-    if (!this.warnings.some((p) => p.code === code && p.subject === subject && p.message === message)) this.warnings.push({ code, message, subject });
+    if (this.first('w', code, message, subject)) this.warnings.push({ code, message, subject });
+  }
+  private first(kind: string, code: string, message: string, subject: string): boolean {
+    const key = `${kind}\0${code}\0${subject}\0${message}`;
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    return true;
   }
 }
 

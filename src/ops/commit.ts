@@ -86,7 +86,12 @@ export async function buildLayer(adds: { src: string; dest: string }[], removes:
         const name = base ? `${base}/${p}` : p;
         const h = { ...e.header, name: e.header.type === 'directory' ? `${name}/` : name, mtime: clamp(e.header.mtime ?? new Date(0)) } as Header;
         if (!opts.preserveOwner) Object.assign(h, { uid: 0, gid: 0, uname: '', gname: '' });
-        if (h.type === 'link' && h.linkname) h.linkname = base ? `${base}/${cleanPath(h.linkname)}` : cleanPath(h.linkname) ?? h.linkname;
+        if (h.type === 'link') {
+          // A hardlink to a path outside the tar's root would link to whatever an extractor finds there.
+          const target = cleanPath(h.linkname ?? '');
+          if (!target) { e.resume(); continue; }
+          h.linkname = base ? `${base}/${target}` : target;
+        }
         if (h.type === 'file' && h.size) await put(h, e as unknown as Readable);
         else { e.resume(); await put(h); }
       }

@@ -74,7 +74,7 @@ export async function* flatten(source: ArchiveSource, image: ImageRecord, skip: 
   const members = layers.map((l) => source.memberOf(l.descriptor.digest));
 
   // Pass 1, top-down: the layer (and the occurrence in it) whose entry each path shows.
-  const winner = new Map<string, { layer: number; occurrence: number }>();
+  const winner = new Map<string, { layer: number; occurrence: number; type?: Header['type'] }>();
   const deleted = new Set<string>();
   const opaque = new Set<string>();
   const implied = new Set<string>();
@@ -89,6 +89,7 @@ export async function* flatten(source: ArchiveSource, image: ImageRecord, skip: 
   };
   for (let i = layers.length - 1; i >= 0; i--) {
     const seen = new Map<string, number>();
+    const types = new Map<string, Header['type']>();
     const deletes: string[] = [];
     const opaques: string[] = [];
     for await (const entry of layerEntries(source, members[i])) {
@@ -103,9 +104,12 @@ export async function* flatten(source: ArchiveSource, image: ImageRecord, skip: 
       const dir = posix.dirname(path) === '.' ? '' : posix.dirname(path);
       if (base === OPAQUE) opaques.push(dir);
       else if (base.startsWith(WHITEOUT)) deletes.push(dir ? `${dir}/${base.slice(WHITEOUT.length)}` : base.slice(WHITEOUT.length));
-      else seen.set(path, (seen.get(path) ?? -1) + 1);
+      else {
+        seen.set(path, (seen.get(path) ?? -1) + 1);
+        types.set(path, entry.header.type);
+      }
     }
-    for (const [path, last] of seen) if (!winner.has(path) && !hidden(path)) winner.set(path, { layer: i, occurrence: last });
+    for (const [path, last] of seen) if (!winner.has(path) && !hidden(path)) winner.set(path, { layer: i, occurrence: last, type: types.get(path) });
     // Parents that a layer holds no entry for still exist (extraction creates them), even when
     // the file that needed them is deleted later: record every parent that is not itself hidden.
     for (const path of [...seen.keys(), ...deletes, ...opaques.map((o) => `${o}/${OPAQUE}`)]) {
@@ -116,6 +120,17 @@ export async function* flatten(source: ArchiveSource, image: ImageRecord, skip: 
     for (const d of deletes) deleted.add(d);
     for (const o of opaques) opaque.add(o);
   }
+
+  // A path whose parent is, in the flattened tree, a symlink (or any non-directory) would be
+  // written THROUGH that link by whoever extracts the output (`etc -> /` then `etc/passwd`):
+  // such entries are skipped, as are hardlinks to a path outside the root or under such a link.
+  const underLink = (path: string) => {
+    for (let dir = posix.dirname(path); dir !== '.' && dir !== ''; dir = posix.dirname(dir)) {
+      const w = winner.get(dir);
+      if (w && w.type !== 'directory') return true;
+    }
+    return false;
+  };
 
   // Pass 2, bottom-up: the winners, so that a hardlink's target comes before the link.
   for (const dir of [...implied].filter((d) => !winner.has(d)).sort()) {
@@ -133,13 +148,22 @@ export async function* flatten(source: ArchiveSource, image: ImageRecord, skip: 
         continue;
       }
       const h = entry.header;
+      const linkTarget = h.type === 'link' ? cleanPath(h.linkname ?? '') : undefined;
+      const problem = underLink(path) ? 'a parent is a symlink or not a directory'
+        : h.type === 'link' && !linkTarget ? `hardlink target ${h.linkname} is outside the root`
+          : linkTarget && underLink(linkTarget) ? `hardlink target ${h.linkname} is under a symlink` : undefined;
+      if (problem) {
+        skip(entry.header.name, problem);
+        entry.resume();
+        continue;
+      }
       const isFile = h.type === 'file' || h.type === 'contiguous-file';
       const header = {
         name: h.type === 'directory' ? `${path}/` : path,
         mode: h.mode, uid: h.uid, gid: h.gid, uname: h.uname, gname: h.gname, mtime: h.mtime,
         type: h.type, size: isFile ? h.size : 0,
         devmajor: h.devmajor, devminor: h.devminor,
-        ...(h.linkname ? { linkname: h.type === 'link' ? cleanPath(h.linkname) ?? h.linkname : h.linkname } : {}),
+        ...(h.linkname ? { linkname: h.type === 'link' ? linkTarget : h.linkname } : {}),
         ...(h.pax ? { pax: h.pax } : {}),
       } as Header;
       if (isFile && h.size) yield { header, content: entry as unknown as Readable };

@@ -63,7 +63,9 @@ export async function verifyPath(spec: string, opts: VerifyOptions = {}): Promis
 export async function verifySource(source: ArchiveSource, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const findings = source.catalog.findings;
   await checkLinks(source, findings);
-  if (source.catalog.images.length === 0 && source.catalog.artifacts.length === 0 && findings.problems.length === 0) {
+  // An archive without images is not an image archive; an empty store is just empty (a load
+  // killed before its first image, or rmi of everything), and sound.
+  if (source.format !== 'store' && source.catalog.images.length === 0 && source.catalog.artifacts.length === 0 && findings.problems.length === 0) {
     findings.problem('no-images', 'the archive holds no images', source.display);
   }
   // Metadata blobs were hashed when read; layers and other blobs are streamed here, one member once.
