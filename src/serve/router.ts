@@ -41,7 +41,12 @@ export function createRouter(opts: RouterOptions): (req: Req, res: Res) => Promi
 
 async function route(opts: RouterOptions, req: Req, res: Res): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://serve.invalid');
-  const path = url.pathname;
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname); // sha256%3A... is sha256:...
+  } catch {
+    throw new RegistryError(400, 'NAME_INVALID', 'the path is not valid percent-encoding');
+  }
   const method = req.method ?? 'GET';
   const query = url.searchParams;
   const { view, push } = opts;

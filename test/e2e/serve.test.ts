@@ -119,6 +119,8 @@ describe('serve: pull', () => {
     const whole = await get(`/v2/quay.io/coreos/flannel/blobs/${layer.digest}`);
     expect([whole.status, whole.headers.get('docker-content-digest'), whole.headers.get('content-length')]).toEqual([200, layer.digest, String(layer.data.length)]);
     expect(sha256(Buffer.from(await whole.arrayBuffer()))).toBe(layer.digest);
+    const encoded = await get(`/v2/quay.io/coreos/flannel/blobs/${layer.digest.replace(':', '%3A')}`, { method: 'HEAD' });
+    expect(encoded.status).toBe(200);
     const head = await get(`/v2/quay.io/coreos/flannel/blobs/${layer.digest}`, { method: 'HEAD' });
     expect([head.status, head.headers.get('content-length'), head.headers.get('accept-ranges')]).toEqual([200, String(layer.data.length), 'bytes']);
     const part = await get(`/v2/quay.io/coreos/flannel/blobs/${layer.digest}`, { headers: { Range: 'bytes=100-1123' } });

@@ -93,7 +93,7 @@ describe.skipIf(!available)('imgpack serve with real clients', () => {
     expect(await serve.waitForLog(/docker\/26/)).toMatch(/"(GET|HEAD) \/v2\/imgpack\/app\/manifests\/1" 200 .*docker\/26/);
   });
 
-  it('a push by skopeo lands in an empty store: imgpack images shows it, verify passes; --read-only refuses it', async () => {
+  it('a push by skopeo (and by docker 26) lands in an empty store: imgpack images shows it, verify passes; --read-only refuses it', async () => {
     const empty = join(work, 'store-push');
     const target = await startServeProcess(['--store', empty]);
     servers.push(target);
@@ -110,6 +110,15 @@ describe.skipIf(!available)('imgpack serve with real clients', () => {
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     const back = skopeo('inspect', '--tls-verify=false', `docker://${target.address}/skopeo/app:1`);
     expect(JSON.parse(back.stdout).Digest).toBe(await storeDigest(empty, 'docker.io/skopeo/app:1'));
+
+    // docker 26 pushes too (chunked PATCH uploads), from the image it pulled from the first serve.
+    const pushed = `${target.address}/dockerpush/app:1`;
+    dockerImages.push(`${serve.address}/imgpack/app:1`, pushed);
+    const push = rt(`rt_docker modern pull -q ${q(`${serve.address}/imgpack/app:1`)} && rt_docker modern tag ${q(`${serve.address}/imgpack/app:1`)} ${q(pushed)} && rt_docker modern push ${q(pushed)}`);
+    expect(push.code, push.out).toBe(0);
+    const afterDocker = (await runCli('--store', empty, 'images', '--json')).json().images as { name: string; id: string }[];
+    expect(afterDocker.filter((i) => i.name === 'docker.io/dockerpush/app:1').map((i) => i.id)).toEqual([APP_ID]);
+    expect((await runCli('--store', empty, 'verify', 'store:')).code).toBe(0);
 
     const ro = await startServeProcess(['--store', empty], ['--read-only']);
     servers.push(ro);
