@@ -238,7 +238,11 @@ export class PushHandlers {
         },
       }), createWriteStream(upload.temp, { flags: 'a' }));
     } catch (e) {
-      truncateSync(upload.temp, size);
+      try {
+        truncateSync(upload.temp, size);
+      } catch {
+        this.drop(upload); // cancelled meanwhile: nothing to keep
+      }
       upload.size = size;
       upload.hash = hash;
       throw e;
