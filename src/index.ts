@@ -25,3 +25,4 @@ export { Store, storePath } from './formats/store/store.js';
 export { loadIntoStore, listImages, removeImages, pruneStore, renameInStore, type ImageRow } from './ops/store-ops.js';
 export { chunkFile, joinVolumes } from './ops/volumes-ops.js';
 export { parseSize, findVolumeSet, checkVolumes, type TransferManifest } from './io/volumes.js';
+export { startServe, parseListen, type ServeOptions, type RunningServer } from './serve/server.js';

@@ -29,11 +29,12 @@ import * as pull from './commands/pull.js';
 import * as push from './commands/push.js';
 import * as login from './commands/login.js';
 import * as copyCmd from './commands/copy.js';
+import * as serve from './commands/serve.js';
 import { setStorePath } from '../formats/store/store.js';
 import { configureRegistries } from '../formats/registry/transport.js';
 import { collect } from './context.js';
 
-const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull, push, copyCmd, login];
+const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull, push, copyCmd, login, serve];
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('imgpack')
