@@ -343,7 +343,7 @@ describe('imgpack\'s own client against serve', () => {
   it('pull and copy docker:// give identical digests', async () => {
     const host = server.address;
     const out = join(dir, 'pulled.tar');
-    const r = await runCli('pull', `${host}/busybox:1.36`, `${host}/team/multi:1`, '-o', out);
+    const r = await runCli('pull', '--all-platforms', `${host}/busybox:1.36`, `${host}/team/multi:1`, '-o', out);
     expect(r.code, r.stderr).toBe(0);
     const doc = (await runCli('inspect', out, '--json')).json();
     const ids = doc.images.map((i: { id: string; manifestDigests: string[] }) => [i.id, i.manifestDigests]).sort();

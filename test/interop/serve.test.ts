@@ -152,7 +152,7 @@ describe.skipIf(!available)('imgpack serve with real clients', () => {
     expect(untrusted.code).not.toBe(0);
     expect(untrusted.out).toMatch(/certificate|x509/i);
     const out = join(work, 'tls-pulled.tar');
-    const pulled = runProcess(['pull', `${secure.address}/imgpack/app:1`, '-o', out], { NODE_EXTRA_CA_CERTS: join(tls, 'ca.crt'), IMGPACK_PLAIN_HTTP: '' });
+    const pulled = runProcess(['--ca-file', join(tls, 'ca.crt'), 'pull', `${secure.address}/imgpack/app:1`, '-o', out], { IMGPACK_PLAIN_HTTP: '' });
     expect(pulled.code, pulled.stderr).toBe(0);
     expect((await runCli('inspect', out, '--json')).json().images[0].id).toBe(APP_ID);
   });
