@@ -29,9 +29,13 @@ import * as pull from './commands/pull.js';
 import * as push from './commands/push.js';
 import * as login from './commands/login.js';
 import * as copyCmd from './commands/copy.js';
+import * as inventory from './commands/inventory.js';
+import * as apply from './commands/apply.js';
+import * as repair from './commands/repair.js';
+import * as key from './commands/key.js';
 import { setStorePath } from '../formats/store/store.js';
 
-const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull, push, copyCmd, login];
+const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull, push, copyCmd, login, inventory, apply, repair, key];
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('imgpack')
@@ -57,7 +61,10 @@ Examples:
     setStorePath(cmd.opts().store);
   });
   for (const c of COMMANDS) c.register(program, ctx);
-  for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
+  for (const sub of program.commands) {
+    sub.exitOverride().configureOutput(program.configureOutput());
+    for (const nested of sub.commands) nested.exitOverride().configureOutput(program.configureOutput());
+  }
   return program;
 }
 

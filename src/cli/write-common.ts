@@ -7,7 +7,10 @@ import type { Plan } from '../ops/plan.js';
 import { estimateSize, refuseOverwritingInput, resolveOutput, writePlan, type ResolvedOutput } from '../ops/write.js';
 import { progressFor } from './progress.js';
 import { parsePlatform, type Platform } from '../model/oci.js';
-import type { TransferManifest } from '../io/volumes.js';
+import { manifestPathOf, type TransferManifest } from '../io/volumes.js';
+import type { Exclusion } from '../model/delta.js';
+import { readExclusion } from '../ops/inventory.js';
+import { checkSigningKey, signManifest } from '../ops/signing.js';
 import { familiarName } from '../model/reference.js';
 import { humanSize, short } from './format.js';
 import { printJson } from './io.js';
@@ -24,6 +27,10 @@ export interface WriteFlags {
   json?: boolean;
   spaceCheck?: boolean;
   volumeSize?: string;
+  excludeFrom?: string;
+  deltaDocker?: boolean;
+  parity?: string;
+  sign?: string;
 }
 
 export function addSelectOptions(cmd: Command): Command {
@@ -42,6 +49,15 @@ export function addOutputOptions(cmd: Command, required = true, { compress = tru
     .option('--json', 'print a JSON report on standard output')
     .option('--no-space-check', 'do not check the free space of the destination first')
     .option('--volume-size <size>', 'split into FILE.001, FILE.002, ... of this size (1G, 3900M, fat32...) with FILE.imgpack.json');
+}
+
+/** Options of the commands that make a bundle to carry across (save, convert, merge). */
+export function addTransferOptions(cmd: Command): Command {
+  return cmd
+    .option('--exclude-from <inventory>', 'a delta: leave out every layer blob the inventory (imgpack inventory) lists')
+    .option('--delta-docker', 'with --exclude-from: leave out the layers by chain ID, as docker load skips them (docker-archive or hybrid; classic docker engines, not the containerd store)')
+    .option('--parity <n>', 'with --volume-size: add N parity volumes FILE.p01... that can rebuild any N lost or damaged volumes')
+    .option('--sign <key>', 'sign the transfer manifest with this private key (imgpack key generate): FILE.imgpack.json.sig');
 }
 
 export function platformOf(flags: WriteFlags): Platform | undefined {
@@ -75,15 +91,27 @@ export async function withSources<T>(specs: string[], work: (sources: ArchiveSou
 export async function runWrite(ctx: CommandContext, plan: Plan, out: ResolvedOutput, sources: ArchiveSource[], flags: WriteFlags, extra: Record<string, unknown> = {}): Promise<CopyReport> {
   if (flags.json && out.target === '-') throw usage('usage', '--json needs standard output, which -o - already uses');
   refuseOverwritingInput(out.target, sources);
+  const exclude = exclusionOf(flags, out);
+  if (flags.sign) checkSigningKey(flags.sign); // before writing anything
   const progress = progressFor(ctx, `writing ${out.target === '-' ? 'to standard output' : out.target}`, estimateSize(plan));
   let report;
   try {
-    report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags), spaceCheck: flags.spaceCheck, onProgress: (e) => progress.update(e.bytes, e.current) });
+    report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags), spaceCheck: flags.spaceCheck, exclude, onProgress: (e) => progress.update(e.bytes, e.current) });
   } finally {
     progress.done();
   }
+  if (flags.sign) {
+    const signed = signManifest(manifestPathOf(out.target), flags.sign);
+    if (!ctx.io.quiet && !ctx.io.json) ctx.io.err(`Signed ${out.target}.imgpack.json with key ${signed.keyId}: ${signed.signature}`);
+  }
   reportWrite(ctx, report, out, extra);
   return report;
+}
+
+function exclusionOf(flags: WriteFlags, out: ResolvedOutput): Exclusion | undefined {
+  if (flags.deltaDocker && !flags.excludeFrom) throw usage('usage', '--delta-docker needs --exclude-from INVENTORY');
+  if (flags.deltaDocker && out.format !== 'docker-archive' && out.format !== 'hybrid') throw usage('usage', '--delta-docker is for docker load: use --format docker-archive or hybrid', out.format);
+  return flags.excludeFrom ? readExclusion(flags.excludeFrom, flags.deltaDocker ? 'chain' : 'blob') : undefined;
 }
 
 export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer?: TransferManifest }, out: ResolvedOutput, extra: Record<string, unknown> = {}): void {
@@ -103,10 +131,11 @@ export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer
       const t = report.transfer;
       ctx.io.err(`${t.volumes.length} volume${t.volumes.length === 1 ? '' : 's'}: ${t.volumes.map((v) => `${v.name} (${humanSize(v.size)})`).join(', ')}; manifest ${out.target}.imgpack.json`);
     }
+    if (report.blobsOmitted !== undefined || extra.delta) ctx.io.err(`Delta: ${report.blobsOmitted ?? 0} blob${report.blobsOmitted === 1 ? '' : 's'} (${humanSize(report.bytesOmitted ?? 0)}) left out, as the inventory lists them`);
     ctx.io.err(`${extra.inPlace ? 'Rewrote' : 'Wrote'} ${where} (${out.format}${out.compress !== 'none' ? ', ' + out.compress : ''}): ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsWritten} blobs, ${humanSize(report.bytesWritten)}${report.bytesDeduplicated ? `; deduplication saved ${humanSize(report.bytesDeduplicated)}` : ''}`);
   }
 }
 
 export function outputOf(flags: WriteFlags): ResolvedOutput {
-  return resolveOutput(flags.output ?? '', { format: flags.format, compress: flags.compress, volumeSize: flags.volumeSize });
+  return resolveOutput(flags.output ?? '', { format: flags.format, compress: flags.compress, volumeSize: flags.volumeSize, parity: flags.parity, transferManifest: !!flags.sign });
 }
