@@ -9,6 +9,7 @@ import { parsePrefixRule } from '../../ops/rename.js';
 import { formatFull, parseReference, parseReferenceOrThrow, repositoryOf } from '../../model/reference.js';
 import { printJson } from '../io.js';
 import { withSources } from '../write-common.js';
+import { ensureDeltaBlobs } from '../../ops/push-delta.js';
 
 /** Where a name goes: by --replace-prefix, else the same repository path under --to. */
 export function targetName(name: string, to: string | undefined, rules: { from: string; to: string }[]): string {
@@ -27,6 +28,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--image <ref>', 'only these images (repeatable)', collect, [])
     .option('--to <registry[/prefix]>', 'target registry, e.g. registry.local:5000 or registry.local:5000/mirror')
     .option('--replace-prefix <OLD=NEW>', 'rename as retag does (repeatable)', collect, [])
+    .option('--mount-from <repository>', 'for a delta: a repository of the same registry that holds the blobs it left out (repeatable)', collect, [])
     .option('--json', 'print JSON')
     .addHelpText('after', `
 Blobs the registry has are not sent again; manifests go after their blobs, tags last.
@@ -34,7 +36,7 @@ Blobs the registry has are not sent again; manifests go after their blobs, tags 
 Examples:
   imgpack push bundle.tar --to registry.local:5000          # docker.io/library/nginx:1.25 -> registry.local:5000/library/nginx:1.25
   imgpack push store: --image nginx:1.25 --replace-prefix docker.io/library/=registry.local:5000/base/`)
-    .action(async (spec: string, flags: { image: string[]; to?: string; replacePrefix: string[]; json?: boolean }) => {
+    .action(async (spec: string, flags: { image: string[]; to?: string; replacePrefix: string[]; mountFrom: string[]; json?: boolean }) => {
       ctx.io.json = !!flags.json;
       const rules = flags.replacePrefix.map(parsePrefixRule);
       await withSources([spec], async ([source]) => {
@@ -53,6 +55,8 @@ Examples:
             byRepo.set(repo, list);
           }
         }
+        // A delta pushes only when the registry already has (or can mount) what it left out.
+        if (source.catalog.delta) await ensureDeltaBlobs(source, [...byRepo.keys()], flags.mountFrom);
         const report: { repository: string; names: string[]; uploaded: number; present: number }[] = [];
         for (const [repo, repoRoots] of byRepo) {
           const sink = new RegistrySink(repo);
