@@ -30,11 +30,15 @@ import * as push from './commands/push.js';
 import * as login from './commands/login.js';
 import * as copyCmd from './commands/copy.js';
 import * as serve from './commands/serve.js';
+import * as inventory from './commands/inventory.js';
+import * as apply from './commands/apply.js';
+import * as repair from './commands/repair.js';
+import * as key from './commands/key.js';
 import { setStorePath } from '../formats/store/store.js';
 import { configureRegistries } from '../formats/registry/transport.js';
 import { collect } from './context.js';
 
-const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull, push, copyCmd, login, serve];
+const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull, push, copyCmd, login, serve, inventory, apply, repair, key];
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('imgpack')
@@ -65,7 +69,10 @@ Examples:
     configureRegistries({ caFiles: o.caFile, insecure: !!o.insecure, plainHttp: !!o.plainHttp });
   });
   for (const c of COMMANDS) c.register(program, ctx);
-  for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
+  for (const sub of program.commands) {
+    sub.exitOverride().configureOutput(program.configureOutput());
+    for (const nested of sub.commands) nested.exitOverride().configureOutput(program.configureOutput());
+  }
   return program;
 }
 

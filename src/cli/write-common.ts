@@ -7,9 +7,12 @@ import type { Plan } from '../ops/plan.js';
 import { estimateSize, refuseOverwritingInput, resolveOutput, writePlan, type ResolvedOutput } from '../ops/write.js';
 import { progressFor } from './progress.js';
 import { parsePlatform, type Platform } from '../model/oci.js';
-import { parseSize, type TransferManifest } from '../io/volumes.js';
+import { manifestPathOf, parseSize, type TransferManifest } from '../io/volumes.js';
 import type { PushOptions } from '../formats/registry/registry-sink.js';
 import type { PushedRepository } from '../ops/push.js';
+import type { Exclusion } from '../model/delta.js';
+import { readExclusion } from '../ops/inventory.js';
+import { checkSigningKey, signManifest } from '../ops/signing.js';
 import { familiarName } from '../model/reference.js';
 import { humanSize, short } from './format.js';
 import { printJson } from './io.js';
@@ -27,6 +30,10 @@ export interface WriteFlags {
   spaceCheck?: boolean;
   volumeSize?: string;
   chunkSize?: string;
+  excludeFrom?: string;
+  deltaDocker?: boolean;
+  parity?: string;
+  sign?: string;
 }
 
 export function addSelectOptions(cmd: Command): Command {
@@ -51,6 +58,15 @@ export function addOutputOptions(cmd: Command, required = true, { compress = tru
 /** Push settings from the flags of a command that may write to a registry. */
 export function pushOptionsOf(flags: { chunkSize?: string }): PushOptions {
   return flags.chunkSize ? { chunkSize: parseSize(flags.chunkSize) } : {};
+}
+
+/** Options of the commands that make a bundle to carry across (save, convert, merge). */
+export function addTransferOptions(cmd: Command): Command {
+  return cmd
+    .option('--exclude-from <inventory>', 'a delta: leave out every layer blob the inventory (imgpack inventory) lists')
+    .option('--delta-docker', 'with --exclude-from: leave out the layers by chain ID, as docker load skips them (docker-archive or hybrid; classic docker engines, not the containerd store)')
+    .option('--parity <n>', 'with --volume-size: add N parity volumes FILE.p01... that can rebuild any N lost or damaged volumes')
+    .option('--sign <key>', 'sign the transfer manifest with this private key (imgpack key generate): FILE.imgpack.json.sig');
 }
 
 export function platformOf(flags: WriteFlags): Platform | undefined {
@@ -90,15 +106,27 @@ export async function runWrite(ctx: CommandContext, plan: Plan, out: ResolvedOut
     const p = bad?.catalog.findings.problems[0];
     if (bad && p) throw invalid('no-readable-image', `${bad.display} has no readable image (${bad.catalog.findings.problems.length} problem${bad.catalog.findings.problems.length === 1 ? '' : 's'}; run imgpack verify). First: ${p.message}`, p.subject);
   }
+  const exclude = exclusionOf(flags, out);
+  if (flags.sign) checkSigningKey(flags.sign); // before writing anything
   const progress = progressFor(ctx, `writing ${out.target === '-' ? 'to standard output' : out.target}`, estimateSize(plan));
   let report;
   try {
-    report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags), spaceCheck: flags.spaceCheck, push: pushOptionsOf(flags), onProgress: (e) => progress.update(e.bytes, e.current) });
+    report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags), spaceCheck: flags.spaceCheck, exclude, push: pushOptionsOf(flags), onProgress: (e) => progress.update(e.bytes, e.current) });
   } finally {
     progress.done();
   }
+  if (flags.sign) {
+    const signed = signManifest(manifestPathOf(out.target), flags.sign);
+    if (!ctx.io.quiet && !ctx.io.json) ctx.io.err(`Signed ${out.target}.imgpack.json with key ${signed.keyId}: ${signed.signature}`);
+  }
   reportWrite(ctx, report, out, extra);
   return report;
+}
+
+function exclusionOf(flags: WriteFlags, out: ResolvedOutput): Exclusion | undefined {
+  if (flags.deltaDocker && !flags.excludeFrom) throw usage('usage', '--delta-docker needs --exclude-from INVENTORY');
+  if (flags.deltaDocker && out.format !== 'docker-archive' && out.format !== 'hybrid') throw usage('usage', '--delta-docker is for docker load: use --format docker-archive or hybrid', out.format);
+  return flags.excludeFrom ? readExclusion(flags.excludeFrom, flags.deltaDocker ? 'chain' : 'blob') : undefined;
 }
 
 export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer?: TransferManifest; pushed?: PushedRepository[] }, out: ResolvedOutput, extra: Record<string, unknown> = {}): void {
@@ -122,12 +150,13 @@ export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer
       const t = report.transfer;
       ctx.io.err(`${t.volumes.length} volume${t.volumes.length === 1 ? '' : 's'}: ${t.volumes.map((v) => `${v.name} (${humanSize(v.size)})`).join(', ')}; manifest ${out.target}.imgpack.json`);
     }
+    if (report.blobsOmitted !== undefined || extra.delta) ctx.io.err(`Delta: ${report.blobsOmitted ?? 0} blob${report.blobsOmitted === 1 ? '' : 's'} (${humanSize(report.bytesOmitted ?? 0)}) left out, as the inventory lists them`);
     ctx.io.err(`${extra.inPlace ? 'Rewrote' : 'Wrote'} ${where} (${out.format}${out.compress !== 'none' ? ', ' + out.compress : ''}): ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsWritten} blobs, ${humanSize(report.bytesWritten)}${report.bytesDeduplicated ? `; deduplication saved ${humanSize(report.bytesDeduplicated)}` : ''}`);
   }
 }
 
 export function outputOf(flags: WriteFlags): ResolvedOutput {
-  return resolveOutput(flags.output ?? '', { format: flags.format, compress: flags.compress, volumeSize: flags.volumeSize });
+  return resolveOutput(flags.output ?? '', { format: flags.format, compress: flags.compress, volumeSize: flags.volumeSize, parity: flags.parity, transferManifest: !!flags.sign });
 }
 
 /** One line per name pushed, on standard output, like docker push's last line. */

@@ -4,6 +4,7 @@
  */
 import type { ArtifactRecord, BlobRef, Catalog, FormatName, ImageManifest, ImageRecord, IndexRecord, RootRecord } from '../model/catalog.js';
 import { Findings } from '../model/catalog.js';
+import type { DeltaMarker, OmittedBlob } from '../model/delta.js';
 import type { Descriptor, ImageConfig, Platform } from '../model/oci.js';
 import { platformOfConfig } from '../model/oci.js';
 
@@ -14,6 +15,13 @@ export class CatalogBuilder {
   private readonly indexes = new Map<string, IndexRecord>();
   readonly roots: RootRecord[] = [];
   private readonly blobs = new Map<string, BlobRef>();
+  /** The delta marker, when the source is a delta: readers accept its omitted blobs as absent. */
+  delta?: DeltaMarker;
+
+  /** The omitted blob with this digest (OCI) or member path (docker-archive), if the source is a delta. */
+  omitted(digestOrMember: string): OmittedBlob | undefined {
+    return this.delta?.omitted.find((o) => o.digest === digestOrMember || o.member === digestOrMember);
+  }
 
   image(id: string): ImageRecord | undefined {
     return this.images.get(id);
@@ -59,6 +67,7 @@ export class CatalogBuilder {
       roots: this.roots,
       blobs: [...this.blobs.values()],
       findings: this.findings,
+      ...(this.delta ? { delta: this.delta } : {}),
     };
   }
 }

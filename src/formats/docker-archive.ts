@@ -79,6 +79,12 @@ async function readEntry(tree: FileTree, b: CatalogBuilder, entry: unknown, i: n
       continue;
     }
     const r = await tree.resolve(path);
+    const omitted = !r.ok && r.reason === 'missing' ? b.omitted(normalizeMemberName(path)) : undefined;
+    if (omitted) {
+      // Left out of a delta on purpose: the marker gives what the missing member would hold.
+      layers.push({ descriptor: { mediaType: omitted.mediaType, digest: omitted.digest, size: omitted.size }, diffId: diffIds[j] });
+      continue;
+    }
     if (!r.ok) {
       f.problem(r.reason === 'missing' ? 'missing-layer' : r.reason === 'escapes' ? 'link-escapes' : r.reason === 'loop' ? 'link-loop' : 'bad-layer', `layer ${j} of ${where}: ${r.message}`, path);
       unusable = true;

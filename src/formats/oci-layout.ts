@@ -206,6 +206,7 @@ class Visitor {
     layers.forEach((l, i) => {
       const member = blobPath(l.digest);
       if (!this.tree.exists(member)) {
+        if (this.b.omitted(l.digest)) return; // left out of a delta on purpose: the other side has it
         if (l.urls?.length && l.mediaType.includes('nondistributable') || l.mediaType.includes('foreign')) {
           f.warning('foreign-layer', `foreign layer is not in the archive (it is fetched from ${l.urls?.[0] ?? 'its URL'})`, l.digest);
         } else if (isEmptyConfig(l)) {

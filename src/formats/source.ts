@@ -20,6 +20,8 @@ import { blobPath, type Digest } from '../model/digest.js';
 import { CatalogBuilder } from './catalog-builder.js';
 import { readDockerManifest } from './docker-archive.js';
 import { readOciLayout } from './oci-layout.js';
+import { readJsonMember } from './read-json.js';
+import { DELTA_MARKER, deltaMarkerProblem, type DeltaMarker } from '../model/delta.js';
 
 export class ArchiveSource {
   constructor(
@@ -102,10 +104,13 @@ export async function openSource(spec: string, opts: OpenOptions = {}): Promise<
       throw invalid('legacy-format', 'docker save archive from Docker <= 1.9 (no manifest.json): this format is too old to read; load it into an old docker engine and save it again', input.display);
     }
     const b = new CatalogBuilder();
+    // Damaged parity volumes do not stop a read; they are warnings here, and verify's problems.
+    for (const p of input.volumeProblems ?? []) b.findings.warning(p.code, p.message, p.subject);
     for (const p of input.tree.problems) {
       if (p.severity === 'error') b.findings.problem(p.code, p.message, p.subject);
       else b.findings.warning(p.code, p.message, p.subject);
     }
+    await readDeltaMarker(input.tree, b);
     if (layout === 'oci' || layout === 'hybrid') await readOciLayout(input.tree, b);
     if (layout === 'docker-archive' || layout === 'hybrid') await readDockerManifest(input.tree, b);
     const format: FormatName = layout === 'hybrid' ? 'hybrid' : layout === 'docker-archive' ? 'docker-archive' : input.tree.kind === 'dir' ? 'oci-layout' : 'oci-archive';
@@ -135,4 +140,17 @@ async function openRegistry(spec: string, opts: OpenOptions): Promise<ArchiveSou
   const b = new CatalogBuilder();
   await readOciLayout(tree, b);
   return new ArchiveSource(spec, tree, 'none', b.build('oci-layout'));
+}
+
+/** `imgpack-delta.json` marks a delta bundle; a malformed one is a problem, and nothing is excused. */
+async function readDeltaMarker(tree: FileTree, b: CatalogBuilder): Promise<void> {
+  if (!tree.exists(DELTA_MARKER)) return;
+  const r = await readJsonMember(tree, DELTA_MARKER, b.findings);
+  if (!r.ok) return;
+  const problem = deltaMarkerProblem(r.json);
+  if (problem) {
+    b.findings.problem('bad-delta-marker', `${DELTA_MARKER}: ${problem}`, DELTA_MARKER);
+    return;
+  }
+  b.delta = r.json as DeltaMarker;
 }

@@ -14,7 +14,8 @@ import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from './
 import { DirTree, TarTree, type FileTree } from './file-tree.js';
 import { looksLikeTar } from './tar-index.js';
 import { registerTemp, spoolDir } from './temp.js';
-import { checkVolumes, findVolumeSet, VolumeError, volumeFile, type VolumeSet } from './volumes.js';
+import type { Problem } from '../model/catalog.js';
+import { blocksReading, checkVolumes, findVolumeSet, VolumeError, volumeFile, type VolumeSet } from './volumes.js';
 
 export interface OpenedInput {
   tree: FileTree;
@@ -23,6 +24,8 @@ export interface OpenedInput {
   display: string;
   /** Set when the input is a set of volumes. */
   volumes?: VolumeSet;
+  /** Damage that does not stop a read (parity volumes): verify reports it. */
+  volumeProblems?: Problem[];
 }
 
 export async function openInput(spec: string): Promise<OpenedInput> {
@@ -154,7 +157,8 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
 /** A volume set: every volume checked against the manifest first, then read as one file. */
 async function openVolumes(set: VolumeSet, display: string): Promise<OpenedInput> {
   const problems = await checkVolumes(set);
-  if (problems.length) throw new VolumeError(problems, display);
+  if (blocksReading(problems)) throw new VolumeError(problems, display);
+  const volumeProblems = problems.length ? problems : undefined;
   const file = volumeFile(set);
   const head = Buffer.alloc(512);
   const n = file.readSync(head, 0, 512, 0);
@@ -164,9 +168,9 @@ async function openVolumes(set: VolumeSet, display: string): Promise<OpenedInput
       file.close();
       throw invalid('not-an-archive', 'not an image archive: the volumes do not hold a tar file', display);
     }
-    return { tree: await TarTree.open(file), compression, display, volumes: set };
+    return { tree: await TarTree.open(file), compression, display, volumes: set, volumeProblems };
   }
   const opened = await openStream(file.stream(), display, compression);
   file.close();
-  return { ...opened, volumes: set };
+  return { ...opened, volumes: set, volumeProblems };
 }

@@ -48,10 +48,10 @@ export class TarFileWriter implements TreeWriter {
    * `target` is a file path, or '-' for standard output; `wrap` adds a compressor; `volumes`
    * splits the output into FILE.001, FILE.002, ... with FILE.imgpack.json.
    */
-  constructor(private readonly target: string, wrap?: () => Transform, volumes?: { size: number; info: VolumeInfo }) {
+  constructor(private readonly target: string, wrap?: () => Transform, volumes?: { size: number; parity?: number; info: VolumeInfo }) {
     if (volumes) {
       if (target === '-') throw usage('usage', 'volumes are files: --volume-size needs -o FILE');
-      const sink = new VolumeSink(target, volumes.size);
+      const sink = new VolumeSink(target, volumes.size, volumes.parity ?? 0);
       this.volumes = { sink, info: volumes.info };
       if (!wrap) {
         this.tar = new TarWriter(sink);

@@ -3,7 +3,7 @@
  * FILE` rebuilds it) and the transfer manifest FILE.imgpack.json, which pins every volume's size
  * and sha256 and the whole archive's. Volumes are read as one file, with no reassembled copy.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -13,6 +13,7 @@ import { registerTemp, releaseTemp, siblingTempName } from './temp.js';
 import type { ByteSink } from './tar-writer.js';
 import { SegmentedFile } from './segmented-file.js';
 import type { Problem } from '../model/catalog.js';
+import { checkShardCount, encodeParity, parityName, PARITY_SCHEME, type ParityInfo } from './parity.js';
 
 export const FAT32_MAX = 4294967295;
 const MANIFEST_SUFFIX = '.imgpack.json';
@@ -38,6 +39,12 @@ export interface TransferManifest {
   volumes: { name: string; size: number; sha256: string }[];
   size: number;
   sha256: string;
+  /** Every blob in the archive (what a signature over this manifest pins, beyond the bytes). */
+  blobs?: { digest: string; size: number }[];
+  /** Set for a delta bundle: the inventory it was cut against and the blobs it leaves out. */
+  delta?: { inventory: string; match: 'blob' | 'chain'; omitted: { digest: string; size: number }[] };
+  /** Parity volumes FILE.p01... (Reed-Solomon over GF(256); see io/parity.ts). */
+  parity?: ParityInfo;
 }
 
 export function volumeName(target: string, n: number): string {
@@ -60,7 +67,8 @@ export class VolumeSink implements ByteSink {
   private readonly whole = createHash('sha256');
   private readonly pool = new HashPool(Math.min(2, availableParallelism()));
 
-  constructor(private readonly target: string, private readonly volumeSize: number) {}
+  /** `parity`: how many parity volumes (FILE.p01...) to add; 0 for none. */
+  constructor(private readonly target: string, private readonly volumeSize: number, private readonly parity = 0) {}
 
   write(buf: Buffer): void {
     this.whole.update(buf);
@@ -109,7 +117,8 @@ export class VolumeSink implements ByteSink {
     const hashes = await Promise.all(this.volumes.map((v) => v.sha256!));
     await this.pool.close();
     const volumes = this.volumes.map((v, i) => ({ name: basename(volumeName(this.target, i + 1)), size: v.size, sha256: hashes[i], temp: v.temp }));
-    removeStaleVolumes(this.target, volumes.length);
+    const parity = this.parity > 0 ? this.writeParity(volumes) : undefined;
+    removeStaleVolumes(this.target, volumes.length, parity?.temps.length ?? 0);
     // The set must never look whole when it is not (kill -9 between two renames): the old
     // manifest and the old FILE.001 go first, and the volumes are renamed last to first, so
     // FILE.001, which names the set, appears only when every other volume is in place.
@@ -119,21 +128,41 @@ export class VolumeSink implements ByteSink {
       renameSync(volumes[i].temp, volumeName(this.target, i + 1));
       releaseTemp(volumes[i].temp);
     }
+    for (const p of parity?.temps ?? []) {
+      renameSync(p.temp, p.path);
+      releaseTemp(p.temp);
+    }
     const manifest: TransferManifest = {
       kind: 'imgpack-transfer', version: 1, ...info,
       volumes: volumes.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
       size: this.totalSize, sha256: `sha256:${this.whole.digest('hex')}`,
+      ...(parity ? { parity: parity.info } : {}),
     };
-    const temp = siblingTempName(manifestPathOf(this.target));
-    const fd = openSync(temp, 'wx');
-    writeSync(fd, JSON.stringify(manifest, null, 2) + '\n');
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(temp, manifestPathOf(this.target));
+    writeManifestFile(this.target, manifest);
     return manifest;
   }
 
+  /** Parity volumes from the data volumes' temporaries, themselves under temporary names. */
+  private writeParity(volumes: { size: number; temp: string }[]): { info: ParityInfo; temps: { temp: string; path: string }[] } {
+    const problem = checkShardCount(volumes.length, this.parity);
+    if (problem) throw usage('too-many-volumes', problem, this.target);
+    const temps = Array.from({ length: this.parity }, (_, i) => {
+      const path = parityName(this.target, i);
+      const temp = siblingTempName(path);
+      this.parityTemps.push(registerTemp(temp));
+      return { temp, path };
+    });
+    const out = encodeParity(volumes.map((v) => ({ path: v.temp, size: v.size })), temps.map((t) => t.temp));
+    return {
+      info: { scheme: PARITY_SCHEME, shardSize: out[0].size, volumes: out.map((o, i) => ({ name: basename(parityName(this.target, i)), size: o.size, sha256: o.sha256 })) },
+      temps,
+    };
+  }
+
+  private readonly parityTemps: (() => void)[] = [];
+
   abort(): void {
+    for (const remove of this.parityTemps) remove();
     for (const v of this.volumes) {
       if (!v.sha256) {
         try { closeSync(v.fd); } catch { /* closed */ }
@@ -144,9 +173,42 @@ export class VolumeSink implements ByteSink {
   }
 }
 
+/**
+ * FILE.imgpack.json for an archive written as one file (so that it can be signed): the file is
+ * its only "volume", so verify and load of FILE.imgpack.json check its sha256 as for a set.
+ */
+export function writeFileManifest(target: string, info: Omit<TransferManifest, 'kind' | 'version' | 'volumes' | 'size' | 'sha256'>): TransferManifest {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(4 << 20);
+  const fd = openSync(target, 'r');
+  let size = 0;
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, size)) > 0; size += n) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  const sha256 = `sha256:${hash.digest('hex')}`;
+  const manifest: TransferManifest = { kind: 'imgpack-transfer', version: 1, ...info, volumes: [{ name: basename(target), size, sha256 }], size, sha256 };
+  writeManifestFile(target, manifest);
+  return manifest;
+}
+
+function writeManifestFile(target: string, manifest: TransferManifest): void {
+  const temp = siblingTempName(manifestPathOf(target));
+  const fd = openSync(temp, 'wx');
+  try {
+    writeSync(fd, JSON.stringify(manifest, null, 2) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, manifestPathOf(target));
+}
+
 /** Volumes of an older, longer set under the same name would be read as part of this one. */
-function removeStaleVolumes(target: string, count: number): void {
+function removeStaleVolumes(target: string, count: number, parity: number): void {
   for (let n = count + 1; existsSync(volumeName(target, n)); n++) rmSync(volumeName(target, n), { force: true });
+  for (let i = parity; existsSync(parityName(target, i)); i++) rmSync(parityName(target, i), { force: true });
 }
 
 export interface VolumeSet {
@@ -182,36 +244,86 @@ export function findVolumeSet(spec: string): VolumeSet | undefined {
   return { base, files };
 }
 
-/** Every volume's presence, size and sha256 against the manifest; all problems, named. */
-export async function checkVolumes(set: VolumeSet): Promise<Problem[]> {
-  const problems: Problem[] = [];
-  if (!set.manifest) return problems;
-  const jobs: { file: string; expect: TransferManifest['volumes'][number] }[] = [];
-  set.manifest.volumes.forEach((v, i) => {
-    const file = set.files[i];
-    if (!existsSync(file)) {
-      problems.push({ code: 'volume-missing', message: `${basename(file)} missing`, subject: file });
-      return;
+/** One volume (data or parity) checked against the manifest. */
+export interface VolumeCheck {
+  file: string;
+  expect: { name: string; size: number; sha256: string };
+  parity: boolean;
+  problem?: Problem;
+}
+
+/** Every volume's presence, size and sha256 against the manifest, parity volumes included. */
+export async function checkEachVolume(set: VolumeSet): Promise<VolumeCheck[]> {
+  if (!set.manifest) return [];
+  const dir = dirname(manifestPathOf(set.base));
+  const checks: VolumeCheck[] = [
+    ...set.manifest.volumes.map((v, i) => ({ file: set.files[i], expect: v, parity: false })),
+    ...(set.manifest.parity?.volumes ?? []).map((v) => ({ file: join(dir, v.name), expect: v, parity: true })),
+  ];
+  const jobs: VolumeCheck[] = [];
+  for (const c of checks) {
+    const kind = c.parity ? 'parity' : 'volume';
+    if (!existsSync(c.file)) {
+      c.problem = { code: `${kind}-missing`, message: `${basename(c.file)} missing`, subject: c.file };
+      continue;
     }
-    const size = statSync(file).size;
-    if (size !== v.size) {
-      problems.push({ code: 'volume-size', message: `${basename(file)}: ${size < v.size ? 'truncated' : 'too long'}: ${size} bytes, the manifest says ${v.size}`, subject: file });
-      return;
+    const size = statSync(c.file).size;
+    if (size !== c.expect.size) {
+      c.problem = { code: `${kind}-size`, message: `${basename(c.file)}: ${size < c.expect.size ? 'truncated' : 'too long'}: ${size} bytes, the manifest says ${c.expect.size}`, subject: c.file };
+      continue;
     }
-    jobs.push({ file, expect: v });
-  });
-  const extra = volumeName(set.base, set.manifest.volumes.length + 1);
-  if (existsSync(extra)) problems.push({ code: 'volume-extra', message: `${basename(extra)} is not part of this set (the manifest lists ${set.manifest.volumes.length} volumes)`, subject: extra });
+    jobs.push(c);
+  }
   const pool = HashPool.forWork(jobs.reduce((n, j) => n + j.expect.size, 0));
   try {
     await Promise.all(jobs.map(async (j) => {
       const r = await pool.run({ segments: [{ path: j.file, start: 0, length: j.expect.size }], algorithms: ['sha256'] });
-      if (r.stored.sha256 !== j.expect.sha256) problems.push({ code: 'volume-sha256', message: `${basename(j.file)}: sha256 mismatch`, subject: j.file });
+      if (r.stored.sha256 !== j.expect.sha256) j.problem = { code: `${j.parity ? 'parity' : 'volume'}-sha256`, message: `${basename(j.file)}: sha256 mismatch`, subject: j.file };
     }));
   } finally {
     await pool.close();
   }
-  return problems.sort((a, b) => a.subject.localeCompare(b.subject));
+  return checks;
+}
+
+/** What the parity volumes can do about the damage found. */
+export interface RepairOutlook {
+  damaged: string[];
+  parityVolumes: number;
+  repairable: boolean;
+}
+
+export function repairOutlook(set: VolumeSet, checks: VolumeCheck[]): RepairOutlook | undefined {
+  const damaged = checks.filter((c) => c.problem).map((c) => basename(c.file));
+  if (damaged.length === 0) return undefined;
+  const parityVolumes = set.manifest?.parity?.volumes.length ?? 0;
+  return { damaged, parityVolumes, repairable: parityVolumes > 0 && damaged.length <= parityVolumes };
+}
+
+/** Every volume's presence, size and sha256 against the manifest; all problems, named. */
+export async function checkVolumes(set: VolumeSet): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  if (!set.manifest) return problems;
+  const checks = await checkEachVolume(set);
+  for (const c of checks) if (c.problem) problems.push(c.problem);
+  const extra = volumeName(set.base, set.manifest.volumes.length + 1);
+  if (existsSync(extra) && !set.manifest.volumes.some((v) => v.name === basename(extra))) problems.push({ code: 'volume-extra', message: `${basename(extra)} is not part of this set (the manifest lists ${set.manifest.volumes.length} volumes)`, subject: extra });
+  problems.sort((a, b) => a.subject.localeCompare(b.subject));
+  const outlook = repairOutlook(set, checks);
+  if (outlook && outlook.parityVolumes > 0) problems.push(outlookProblem(set, outlook));
+  return problems;
+}
+
+/** The closing line of a damage report: whether `imgpack repair` can rebuild what is damaged. */
+function outlookProblem(set: VolumeSet, o: RepairOutlook): Problem {
+  const first = set.files[0] ? basename(set.files[0]) : basename(set.base);
+  if (o.repairable) return { code: 'volumes-repairable', message: `${o.damaged.length} damaged, ${o.parityVolumes} parity volume${o.parityVolumes === 1 ? '' : 's'}: repairable with imgpack repair ${first}`, subject: set.base };
+  return { code: 'volumes-unrepairable', message: `${o.damaged.length} damaged but parity rebuilds at most ${o.parityVolumes}: unrepairable, copy the volumes again`, subject: set.base };
+}
+
+/** Only damage to data volumes stops a read; damaged parity volumes are reported, not fatal. */
+export function blocksReading(problems: Problem[]): boolean {
+  return problems.some((p) => p.code.startsWith('volume-'));
 }
 
 export function volumeFile(set: VolumeSet): SegmentedFile {

@@ -5,6 +5,7 @@
  * over bytes, and we never re-serialise what we did not mean to change.
  */
 import type { Digest } from './digest.js';
+import type { DeltaMarker } from './delta.js';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from './oci.js';
 
 export type FormatName = 'docker-archive' | 'hybrid' | 'oci-archive' | 'oci-layout' | 'store';
@@ -120,4 +121,6 @@ export interface Catalog {
   /** Every blob something references and that is present, for verify and copying. */
   blobs: BlobRef[];
   findings: Findings;
+  /** Set when the source is a delta bundle: the blobs it leaves out on purpose. */
+  delta?: DeltaMarker;
 }

@@ -19,6 +19,7 @@ import type { ArchiveSource } from '../formats/source.js';
 import type { DockerEntry, FileRange, Sink } from '../formats/sinks/sink.js';
 import type { ArtifactRecord, ImageManifest, ImageRecord, IndexRecord, LayerRecord } from '../model/catalog.js';
 import { algorithmOf, chainIds, type Digest } from '../model/digest.js';
+import type { DeltaMarker, Exclusion, OmittedBlob } from '../model/delta.js';
 import { Annotation, type Descriptor, type Manifest, type Platform } from '../model/oci.js';
 import { layerMediaType, MediaType, type LayerCompression } from '../model/media-types.js';
 import { familiarName } from '../model/reference.js';
@@ -30,6 +31,15 @@ export interface CopyOptions {
   layers?: LayerPolicy;
   platform?: Platform;
   onProgress?: (e: CopyProgress) => void;
+  /** Cut a delta: leave out the blobs an inventory lists, and mark the output as a delta. */
+  exclude?: Exclusion;
+  /**
+   * Where the blobs a delta source leaves out are taken from (apply: the base). Without one, a
+   * left-out blob can only go to a sink that already has it (the store, a registry).
+   */
+  fill?: ArchiveSource[];
+  /** Each distinct blob as it is written or left out (for the transfer manifest's blob list). */
+  onBlob?: (b: { digest: Digest; size: number; omitted: boolean }) => void;
 }
 
 export interface CopyProgress {
@@ -47,6 +57,9 @@ export interface CopyReport {
   changedManifests: { from: Digest; to: Digest; reason: string }[];
   /** Where the output holds one image per name: which platform each name got. */
   platformChoices: { name: string; image: Digest; platform: string }[];
+  /** A delta: the blobs left out because the inventory lists them, and their bytes. */
+  blobsOmitted?: number;
+  bytesOmitted?: number;
 }
 
 interface EmittedImage {
@@ -76,6 +89,7 @@ class CopyEngine {
   private readonly manifests = new Map<string, Descriptor>();
   private readonly layerCache = new Map<string, { descriptor: Descriptor; path: string }>();
   private readonly temps: (() => void)[] = [];
+  private readonly omitted = new Map<string, OmittedBlob>();
   /** Bytes that went through openVerified, for progress. */
   private streamed = 0;
 
@@ -114,7 +128,9 @@ class CopyEngine {
       }
     }
     this.report.images = new Set([...this.images.keys()]).size;
-    await this.sink.commit({ index, docker });
+    const ex = this.opts.exclude;
+    const delta: DeltaMarker | undefined = ex ? { kind: 'imgpack-delta', version: 1, inventory: ex.inventory, match: ex.match, omitted: [...this.omitted.values()] } : undefined;
+    await this.sink.commit({ index, docker, delta });
     return this.report;
   }
 
@@ -213,8 +229,9 @@ class CopyEngine {
   private async emitArtifact(source: ArchiveSource, a: ArtifactRecord): Promise<Descriptor> {
     const blobs = [a.json.config, ...(a.json.layers ?? [])];
     for (const b of blobs) {
-      if (!source.tree.exists(`blobs/${b.digest.replace(':', '/')}`)) continue; // e.g. the omitted empty config
-      await this.put({ digest: b.digest, size: b.size, mediaType: b.mediaType, role: 'blob' }, () => this.openVerified(source, b.digest, b.size));
+      const at = this.locate(source, b.digest, `blobs/${b.digest.replace(':', '/')}`);
+      if (!at && !source.catalog.delta?.omitted.some((o) => o.digest === b.digest)) continue; // e.g. the omitted empty config
+      await this.put({ digest: b.digest, size: b.size, mediaType: b.mediaType, role: 'blob' }, () => this.openAt(at, source, b.digest, b.size));
     }
     await this.put({ digest: a.digest, size: a.raw.length, mediaType: a.mediaType, role: 'manifest' }, () => a.raw);
     return { mediaType: a.mediaType, digest: a.digest, size: a.raw.length, ...(a.artifactType ? { artifactType: a.artifactType } : {}) };
@@ -222,8 +239,9 @@ class CopyEngine {
 
   private async emitLayer(source: ArchiveSource, layer: LayerRecord, chainId: string, parent: string | undefined, synthesized: boolean): Promise<{ descriptor: Descriptor; path: string }> {
     const d = layer.descriptor;
-    const member = source.memberOf(d.digest);
-    const from = await this.compressionOf(source, member);
+    const at = this.locate(source, d.digest, source.memberOf(d.digest));
+    // A blob a delta left out, with no base to take it from: only its media type says how it is stored.
+    const from = at ? await this.compressionOf(at.source, at.member) : compressionOfMediaType(d.mediaType);
     const to = targetCompression(this.opts.layers ?? 'auto', from, this.sink.format);
     const key = `${source.display}\0${d.digest}\0${to}`;
     const cached = this.layerCache.get(key);
@@ -235,10 +253,11 @@ class CopyEngine {
     let result: { descriptor: Descriptor; path: string };
     if (to === from) {
       const descriptor = synthesized ? { mediaType: layerMediaType('oci', from), digest: d.digest, size: d.size } : d;
-      const path = await this.put({ digest: d.digest, size: d.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, () => this.openVerified(source, d.digest, d.size, member));
+      const path = await this.put({ digest: d.digest, size: d.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, () => this.openAt(at, source, d.digest, d.size));
       result = { descriptor, path };
     } else {
-      const t = await this.transcode(source, member, d, from, to, layer.diffId);
+      if (!at) throw missingFromDelta(source, d.digest);
+      const t = await this.transcode(at.source, at.member, d, from, to, layer.diffId);
       const descriptor: Descriptor = { ...(synthesized ? {} : d), mediaType: layerMediaType(family, to), digest: t.digest, size: t.size };
       delete descriptor.annotations; // e.g. estargz TOC annotations no longer describe the new bytes
       if (d.annotations && !synthesized) descriptor.annotations = Object.fromEntries(Object.entries(d.annotations).filter(([k]) => !k.includes('stargz') && !k.includes('uncompressed')));
@@ -251,6 +270,25 @@ class CopyEngine {
   }
 
   private readonly compressionCache = new Map<string, LayerCompression | 'other'>();
+
+  /**
+   * Where a blob's bytes are: in the source, or, when the source is a delta that left it out, in
+   * one of the fill sources (the base). Undefined when nobody has it.
+   */
+  private locate(source: ArchiveSource, digest: string, member: string): { source: ArchiveSource; member: string } | undefined {
+    const omitted = source.catalog.delta?.omitted.find((o) => o.digest === digest);
+    if (!omitted || source.tree.exists(member)) return { source, member };
+    for (const base of this.opts.fill ?? []) {
+      const m = base.memberOf(digest);
+      if (base.tree.exists(m)) return { source: base, member: m };
+    }
+    return undefined;
+  }
+
+  private openAt(at: { source: ArchiveSource; member: string } | undefined, source: ArchiveSource, digest: string, size: number): Promise<FileRange> {
+    if (!at) throw missingFromDelta(source, digest);
+    return this.openVerified(at.source, digest, size, at.member);
+  }
 
   private async compressionOf(source: ArchiveSource, member: string): Promise<LayerCompression> {
     const key = `${source.display}\0${member}`;
@@ -324,15 +362,38 @@ class CopyEngine {
   }
 
   private async put(info: Parameters<Sink['putBlob']>[0], open: Parameters<Sink['putBlob']>[1]): Promise<string> {
+    const ex = this.opts.exclude;
+    // Only layers and artifact blobs are left out: manifests and configs are small, and they are
+    // what lets the receiver check everything else.
+    const omit = !!ex && (info.role === 'layer' || info.role === 'blob') && (ex.match === 'chain' ? !!info.chainId && ex.digests.has(info.chainId) : ex.digests.has(info.digest));
     if (this.written.has(info.digest)) {
       this.report.bytesDeduplicated += info.size;
     } else {
       this.written.add(info.digest);
-      this.report.blobsWritten++;
-      this.report.bytesWritten += info.size;
+      if (omit) {
+        this.report.blobsOmitted = (this.report.blobsOmitted ?? 0) + 1;
+        this.report.bytesOmitted = (this.report.bytesOmitted ?? 0) + info.size;
+      } else {
+        this.report.blobsWritten++;
+        this.report.bytesWritten += info.size;
+      }
+      this.opts.onBlob?.({ digest: info.digest, size: info.size, omitted: omit });
     }
-    return this.sink.putBlob(info, open);
+    const path = await this.sink.putBlob({ ...info, omit }, open);
+    if (omit && !this.omitted.has(info.digest)) {
+      this.omitted.set(info.digest, { digest: info.digest, size: info.size, mediaType: info.mediaType, member: path, ...(info.chainId ? { chainId: info.chainId } : {}) });
+    }
+    return path;
   }
+}
+
+function missingFromDelta(source: ArchiveSource, digest: string) {
+  const inv = source.catalog.delta?.inventory ?? '';
+  return invalid('delta-missing-blob', `blob ${digest} was left out of this delta (cut against inventory ${inv.slice(0, 19)}...) and no base provides it`, source.display);
+}
+
+function compressionOfMediaType(mediaType: string): LayerCompression {
+  return mediaType.endsWith('gzip') ? 'gzip' : mediaType.endsWith('zstd') ? 'zstd' : 'none';
 }
 
 /** zstd layers become gzip for docker-archive and hybrid outputs: docker 20.10 cannot read zstd. */

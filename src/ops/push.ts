@@ -46,8 +46,15 @@ export function targetName(name: string, to: string | undefined, rules: PrefixRu
   return formatFull(parseReferenceOrThrow(`${to.replace(/\/+$/, '')}/${ref.path}:${ref.tag ?? 'latest'}`));
 }
 
-export async function pushPlan(plan: Plan, target: PushTarget, opts: PushOptions & Pick<CopyOptions, 'onProgress'> & { onUnnamed?: () => void } = {}): Promise<PushReport> {
+export interface PushPlanOptions extends PushOptions, Pick<CopyOptions, 'onProgress'> {
+  onUnnamed?: () => void;
+  /** Runs with the target repositories before anything is sent (a delta checks its base there). */
+  prepare?: (repositories: string[]) => Promise<void>;
+}
+
+export async function pushPlan(plan: Plan, target: PushTarget, opts: PushPlanOptions = {}): Promise<PushReport> {
   const byRepo = groupByRepository(plan.roots.filter((r) => r.node.kind !== 'artifact'), target, opts.onUnnamed);
+  await opts.prepare?.([...byRepo.keys()]);
   const session = opts.session ?? new PushSession();
   const report: PushReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [], pushed: [] };
   let bytesBefore = 0;

@@ -42,6 +42,11 @@ export async function loadIntoStore(sources: ArchiveSource[], onProgress?: (e: L
   const store = Store.open();
   const sizes: Record<string, number> = {};
   const copied = new Set<string>(); // digests an earlier input of this load will write
+  // A delta completes only what the store (or another input of this load) already holds.
+  for (const s of sources) {
+    const missing = (s.catalog.delta?.omitted ?? []).map((o) => o.digest).filter((d) => !store.hasBlob(d) && !sources.some((o) => o !== s && o.tree.exists(o.memberOf(d))));
+    if (missing.length) throw deltaIncomplete(s, missing);
+  }
   for (const s of sources) {
     const willCopy = (digest: string) => !store.hasBlob(digest) && !copied.has(digest);
     const v = await verifySource(s, { copyChecksDigest: willCopy, onProgress: (e) => onProgress?.({ phase: 'verify', source: s.display, bytes: e.bytes, total: e.total, current: e.member }) });
@@ -70,6 +75,11 @@ export async function loadIntoStore(sources: ArchiveSource[], onProgress?: (e: L
     throw e;
   }
   return results;
+}
+
+function deltaIncomplete(s: ArchiveSource, missing: string[]): ImgpackError {
+  const shown = missing.slice(0, 8).join(', ') + (missing.length > 8 ? `, and ${missing.length - 8} more` : '');
+  return invalid('delta-incomplete', `${s.display} is a delta (cut against inventory ${s.catalog.delta!.inventory}) and the store lacks ${missing.length} blob${missing.length === 1 ? '' : 's'} it left out: ${shown}; nothing was loaded`, s.display);
 }
 
 function corruptInput(s: ArchiveSource, count: number, first: string): ImgpackError {

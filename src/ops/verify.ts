@@ -25,6 +25,11 @@ export interface VerifyReport {
   warnings: Problem[];
   /** Uncompressed size of each layer content checked, by diffID (what `images` shows as SIZE). */
   contentSizes: Record<string, number>;
+  /**
+   * A delta bundle: the inventory it was cut against and what it leaves out (absent on purpose,
+   * not corrupt); `complete` once --base was checked to hold every blob left out.
+   */
+  delta?: { inventory: string; match: string; blobsOmitted: number; bytesOmitted: number; complete?: boolean };
 }
 
 export interface VerifyOptions {
@@ -37,6 +42,8 @@ export interface VerifyOptions {
    * hashes each byte once and still checks every one.
    */
   copyChecksDigest?: (digest: string) => boolean;
+  /** For a delta: the sources that must hold every blob it leaves out (verify --base). */
+  base?: ArchiveSource[];
 }
 
 /** Opens and verifies. Exit-1 errors while opening become problems; exit-2 ones are thrown. */
@@ -54,7 +61,15 @@ export async function verifyPath(spec: string, opts: VerifyOptions = {}): Promis
     throw e;
   }
   try {
-    return await verifySource(source, opts);
+    const report = await verifySource(source, opts);
+    // Damaged parity volumes do not stop a load, but verify says the media is not sound.
+    const parity = report.warnings.filter((w) => w.code.startsWith('parity-') || w.code === 'volumes-repairable');
+    if (parity.length) {
+      report.problems.push(...parity);
+      report.warnings = report.warnings.filter((w) => !parity.includes(w));
+      report.ok = false;
+    }
+    return report;
   } finally {
     await source.close();
   }
@@ -89,6 +104,16 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
   } finally {
     await pool.close();
   }
+  const delta = source.catalog.delta;
+  let deltaReport: VerifyReport['delta'];
+  if (delta) {
+    deltaReport = { inventory: delta.inventory, match: delta.match, blobsOmitted: delta.omitted.length, bytesOmitted: delta.omitted.reduce((n, o) => n + o.size, 0) };
+    if (opts.base) {
+      const lacking = baseLacks(delta.omitted.map((o) => o.digest), opts.base);
+      for (const d of lacking) findings.problem('delta-base-missing', `left out of the delta but not in ${opts.base.map((b) => b.display).join(', ')}`, d);
+      deltaReport.complete = lacking.length === 0;
+    }
+  }
   return {
     ok: findings.problems.length === 0,
     source: source.display,
@@ -99,7 +124,13 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
     problems: findings.problems,
     warnings: findings.warnings,
     contentSizes,
+    ...(deltaReport ? { delta: deltaReport } : {}),
   };
+}
+
+/** The digests that none of the base sources holds. */
+export function baseLacks(digests: string[], base: ArchiveSource[]): string[] {
+  return digests.filter((d) => !base.some((b) => b.tree.exists(b.memberOf(d))));
 }
 
 async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[], findings: Findings, pool: HashPool, contentSizes: Record<string, number>, copyChecksDigest?: (digest: string) => boolean): Promise<number> {

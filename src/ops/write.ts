@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { invalid, usage } from '../errors.js';
 import { checkFreeSpace, checkOutputDir, DirWriter, TarFileWriter, type VolumeInfo } from '../io/output.js';
-import { parseSize, type TransferManifest } from '../io/volumes.js';
+import { parseSize, writeFileManifest, type TransferManifest } from '../io/volumes.js';
 import { VERSION } from '../version.js';
 import { DockerArchiveSink } from '../formats/sinks/docker-archive-sink.js';
 import { LayoutSink } from '../formats/sinks/layout-sink.js';
@@ -27,6 +27,10 @@ export interface OutputOptions {
   format?: string;
   compress?: string;
   volumeSize?: string;
+  /** Parity volumes to add to a volume set. */
+  parity?: string;
+  /** Write FILE.imgpack.json beside a single-file output too (signing needs one). */
+  transferManifest?: boolean;
 }
 
 export interface ResolvedOutput {
@@ -35,6 +39,10 @@ export interface ResolvedOutput {
   compress: OuterCompression;
   /** Split into FILE.001, FILE.002, ... of at most this many bytes, with FILE.imgpack.json. */
   volumeSize?: number;
+  /** Parity volumes FILE.p01... (with volumeSize). */
+  parity?: number;
+  /** A single file gets FILE.imgpack.json too. */
+  transferManifest?: boolean;
 }
 
 /** Defaults (CLI.md): hybrid for a file; oci-layout for an existing directory or a path ending in '/'. */
@@ -67,9 +75,16 @@ export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutp
   if (!['none', 'gzip', 'zstd'].includes(compress)) throw usage('bad-compress', `unknown compression "${opts.compress}" (none, gzip)`, opts.compress);
   if (compress === 'zstd') throw usage('unsupported', 'zstd output is not supported: no pure-JavaScript zstd encoder is bundled; use --compress gzip or none', target);
   if (compress !== 'none' && format === 'oci-layout') throw usage('bad-compress', 'a directory cannot be compressed', target);
+  if (opts.parity !== undefined && opts.volumeSize === undefined) throw usage('usage', '--parity adds parity volumes to a volume set: give --volume-size too', opts.parity);
   if (opts.volumeSize !== undefined) {
     if (format === 'oci-layout' || target === '-') throw usage('usage', 'volumes are files: --volume-size needs -o FILE and a tar format', target);
-    return { target, format, compress, volumeSize: parseSize(opts.volumeSize) };
+    const parity = opts.parity === undefined ? undefined : Number(opts.parity);
+    if (parity !== undefined && !(Number.isInteger(parity) && parity >= 1 && parity <= 99)) throw usage('usage', '--parity is a number of parity volumes, 1 to 99', opts.parity);
+    return { target, format, compress, volumeSize: parseSize(opts.volumeSize), ...(parity ? { parity } : {}) };
+  }
+  if (opts.transferManifest) {
+    if (format === 'oci-layout' || target === '-') throw usage('usage', 'a transfer manifest describes files: this needs -o FILE and a tar format', target);
+    return { target, format, compress, transferManifest: true };
   }
   return { target, format, compress };
 }
@@ -97,12 +112,12 @@ export function refuseOverwritingInput(target: string, sources: ArchiveSource[])
   }
 }
 
-export function createSink(out: ResolvedOutput, plan?: Plan): { sink: Sink; writer?: TarFileWriter } {
+export function createSink(out: ResolvedOutput, plan?: Plan, info: VolumeInfo = transferInfo(out, plan)): { sink: Sink; writer?: TarFileWriter } {
   if (out.format === 'registry') throw new Error('a registry output is written by pushPlan');
   if (out.format === 'store') return { sink: new StoreSink(Store.open()) };
   if (out.format === 'oci-layout') return { sink: new LayoutSink('oci-layout', new DirWriter(out.target)) };
   const wrap = out.compress === 'gzip' ? () => createGzip({ level: 6 }) : undefined;
-  const volumes = out.volumeSize ? { size: out.volumeSize, info: transferInfo(out, plan) } : undefined;
+  const volumes = out.volumeSize ? { size: out.volumeSize, parity: out.parity ?? 0, info } : undefined;
   const writer = new TarFileWriter(out.target, wrap, volumes);
   const sink = out.format === 'docker-archive' ? new DockerArchiveSink(writer) : new LayoutSink(out.format, writer);
   return { sink, writer };
@@ -134,6 +149,7 @@ export function estimateSize(plan: Plan): number {
 }
 
 export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean; push?: PushOptions }): Promise<CopyReport & { transfer?: TransferManifest; pushed?: PushedRepository[] }> {
+  if (opts.exclude && (out.format === 'store' || out.format === 'registry')) throw usage('usage', '--exclude-from cuts a delta bundle: write it to a file or a directory, not the store or a registry', out.target);
   const hasImages = plan.roots.some((r) => r.node.kind !== 'artifact');
   if (!hasImages && (out.format === 'docker-archive' || plan.roots.length === 0)) {
     throw invalid('no-images', plan.roots.length ? 'the selection holds only artifacts, which a docker-archive cannot hold' : 'nothing to write: no image was selected', out.target);
@@ -142,7 +158,18 @@ export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptio
   if (out.format === 'oci-layout') await checkOutputDir(out.target);
   const where = out.format === 'store' ? Store.open().root + '/' : resolve(out.target);
   if (opts.spaceCheck !== false) await checkFreeSpace(where, estimateSize(plan));
-  const { sink, writer } = createSink(out, plan);
-  const report = await copy(plan, sink, opts);
-  return writer?.transferManifest ? { ...report, transfer: writer.transferManifest } : report;
+  // The transfer manifest pins every blob (and a delta's left-out ones); the engine reports them
+  // as it goes, and the manifest is written when the volumes are complete.
+  const info = transferInfo(out, plan);
+  info.blobs = [];
+  if (opts.exclude) info.delta = { inventory: opts.exclude.inventory, match: opts.exclude.match, omitted: [] };
+  const onBlob: CopyOptions['onBlob'] = (b) => {
+    (b.omitted ? info.delta!.omitted : info.blobs!).push({ digest: b.digest, size: b.size });
+    opts.onBlob?.(b);
+  };
+  const { sink, writer } = createSink(out, plan, info);
+  const report = await copy(plan, sink, { ...opts, onBlob });
+  if (writer?.transferManifest) return { ...report, transfer: writer.transferManifest };
+  if (out.transferManifest) return { ...report, transfer: writeFileManifest(out.target, info) };
+  return report;
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { selectRoots } from '../../ops/plan.js';
-import { addOutputOptions, addSelectOptions, outputOf, platformOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
+import { addOutputOptions, addTransferOptions, addSelectOptions, outputOf, platformOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   const cmd = program
@@ -10,6 +10,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<source>', 'archive file, OCI layout directory, or -');
   addSelectOptions(cmd);
   addOutputOptions(cmd);
+  addTransferOptions(cmd);
   cmd.addHelpText('after', `
 Examples:
   imgpack convert skopeo-oci/ -o images.tar                 # hybrid: every docker, podman, skopeo, containerd loads it

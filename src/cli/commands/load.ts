@@ -7,6 +7,7 @@ import { humanSize } from '../format.js';
 import { printJson } from '../io.js';
 import { progressFor, type Progress } from '../progress.js';
 import { withSources } from '../write-common.js';
+import { checkTrust } from '../../ops/signing.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -14,6 +15,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .summary('add the images of archives to the local store (verified first), like docker load')
     .option('-i, --input <file>', 'archive, volume set (FILE.001 or FILE.imgpack.json) or OCI layout; repeatable; default: standard input', collect, [])
     .option('--json', 'print a JSON report')
+    .option('--trust <key.pub>', 'refuse any input whose transfer manifest is not signed by this key (checked before anything is read)')
     .addHelpText('after', `
 Every input is verified completely before anything is added: a corrupt input adds nothing.
 
@@ -21,9 +23,10 @@ Examples:
   imgpack load -i images.tar
   imgpack load -i /media/usb/bundle.tar.001
   docker save busybox | imgpack load`)
-    .action(async (flags: { input: string[]; json?: boolean }) => {
+    .action(async (flags: { input: string[]; json?: boolean; trust?: string }) => {
       ctx.io.json = !!flags.json;
-      const specs = flags.input.length ? flags.input : ['-'];
+      let specs = flags.input.length ? flags.input : ['-'];
+      if (flags.trust) specs = specs.map((s) => checkTrust(s, flags.trust!).open);
       await withSources(specs, async (sources) => {
         let progress: Progress | undefined;
         let phase = '';

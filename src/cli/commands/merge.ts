@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { mergeRoots, selectRoots } from '../../ops/plan.js';
-import { addOutputOptions, addSelectOptions, outputOf, platformOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
+import { addOutputOptions, addTransferOptions, addSelectOptions, outputOf, platformOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   const cmd = program
@@ -10,6 +10,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<sources...>', 'archive files or OCI layout directories');
   addSelectOptions(cmd);
   addOutputOptions(cmd);
+  addTransferOptions(cmd);
   cmd.addOption(new Option('--prefer <which>', 'when two sources give one name to different images, keep the first or the last').choices(['first', 'last']));
   cmd.addHelpText('after', `
 Examples:

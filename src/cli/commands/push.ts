@@ -8,6 +8,7 @@ import { estimateSize } from '../../ops/write.js';
 import { printJson } from '../io.js';
 import { progressFor } from '../progress.js';
 import { printPushed, pushOptionsOf, withSources } from '../write-common.js';
+import { ensureDeltaBlobs } from '../../ops/push-delta.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -18,6 +19,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--to <registry[/prefix]>', 'target registry, e.g. registry.local:5000 or registry.local:5000/mirror')
     .option('--replace-prefix <OLD=NEW>', 'rename as retag does (repeatable)', collect, [])
     .option('--chunk-size <size>', 'upload blobs bigger than this in chunks of this size (default: whole)')
+    .option('--mount-from <repository>', 'for a delta: a repository of the same registry that holds the blobs it left out (repeatable)', collect, [])
     .option('--json', 'print JSON')
     .addHelpText('after', `
 Blobs the registry has are not sent again (a rerun after an interruption sends only what is
@@ -27,7 +29,7 @@ after their blobs, tags last. TLS: --ca-file, /etc/docker/certs.d/HOST:PORT/ca.c
 Examples:
   imgpack push bundle.tar --to registry.local:5000          # docker.io/library/nginx:1.25 -> registry.local:5000/library/nginx:1.25
   imgpack push store: --image nginx:1.25 --replace-prefix docker.io/library/=registry.local:5000/base/`)
-    .action(async (spec: string, flags: { image: string[]; to?: string; replacePrefix: string[]; chunkSize?: string; json?: boolean }) => {
+    .action(async (spec: string, flags: { image: string[]; to?: string; replacePrefix: string[]; chunkSize?: string; mountFrom: string[]; json?: boolean }) => {
       ctx.io.json = !!flags.json;
       const rules = flags.replacePrefix.map(parsePrefixRule);
       await withSources([spec], async ([source]) => {
@@ -39,6 +41,8 @@ Examples:
             ...pushOptionsOf(flags),
             onProgress: (e) => progress.update(e.bytes, e.current),
             onUnnamed: () => { if (!ctx.io.quiet) ctx.io.err('an image without a name is not pushed'); },
+            // A delta pushes only when the registry already has (or can mount) what it left out.
+            prepare: source.catalog.delta ? async (repos) => { await ensureDeltaBlobs(source, repos, flags.mountFrom); } : undefined,
           });
         } finally {
           progress.done();

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { usage } from '../../errors.js';
 import { selectRoots } from '../../ops/plan.js';
-import { addOutputOptions, outputOf, platformOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
+import { addOutputOptions, addTransferOptions, outputOf, platformOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   const cmd = program
@@ -12,6 +12,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--all', 'every image of the store')
     .option('--platform <os/arch[/variant]>', 'only this platform of multi-platform images');
   addOutputOptions(cmd);
+  addTransferOptions(cmd);
   cmd.addHelpText('after', `
 Examples:
   imgpack save nginx:1.25 redis:7 -o /media/usb/bundle.tar

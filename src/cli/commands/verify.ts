@@ -3,7 +3,9 @@ import { verifyPath } from '../../ops/verify.js';
 import { humanSize } from '../format.js';
 import { printJson } from '../io.js';
 import { progressFor, type Progress } from '../progress.js';
-import type { CommandContext } from '../context.js';
+import { collect, type CommandContext } from '../context.js';
+import { checkTrust } from '../../ops/signing.js';
+import { withSources } from '../write-common.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -11,28 +13,38 @@ export function register(program: Command, ctx: CommandContext): void {
     .summary('check every digest, size, diffID and structure of an archive')
     .argument('<source>', 'archive file, OCI layout directory, or - for standard input')
     .option('--json', 'print { ok, problems, warnings } as JSON')
+    .option('--base <source>', 'for a delta: check that these sources (store:, archives) hold every blob it left out (repeatable)', collect, [])
+    .option('--trust <key.pub>', 'refuse the bundle unless its transfer manifest is signed by this key')
     .addHelpText('after', `
 Exit status: 0 sound, 1 problems found (or not an image archive), 2 cannot be read.
 
 Examples:
   imgpack verify images.tar && docker load -i images.tar
   imgpack verify ./oci-layout --json`)
-    .action(async (spec: string, opts: { json?: boolean }) => {
+    .action(async (spec: string, opts: { json?: boolean; base: string[]; trust?: string }) => {
       ctx.io.json = !!opts.json;
       let progress: Progress | undefined;
-      const report = await verifyPath(spec, {
+      // A signature is checked before anything else is read; then the signed manifest is opened,
+      // so that every sha256 it pins is checked too.
+      const trusted = opts.trust ? checkTrust(spec, opts.trust) : undefined;
+      const report = await withSources(opts.base, (base) => verifyPath(trusted?.open ?? spec, {
+        base: opts.base.length ? base : undefined,
         onProgress: (e) => {
           progress ??= progressFor(ctx, `verifying ${spec}`, e.total);
           progress.update(e.bytes, e.member);
         },
-      }).finally(() => progress?.done());
+      }), ctx).finally(() => progress?.done());
+      if (trusted) Object.assign(report, { signedBy: trusted.keyId });
       if (opts.json) {
         printJson(ctx.io, report);
       } else {
         for (const p of report.problems) ctx.io.err(`problem: ${p.message} (${p.subject})`);
         if (!ctx.io.quiet) for (const w of report.warnings) ctx.io.err(`warning: ${w.message} (${w.subject})`);
+        const d = report.delta;
+        const delta = d ? `, a delta against inventory ${d.inventory.slice(0, 19)}...: ${d.blobsOmitted} blob${d.blobsOmitted === 1 ? '' : 's'} (${humanSize(d.bytesOmitted)}) left out as expected${d.complete ? ', all present in the base' : ''}` : '';
+        const signed = trusted ? `, signed by ${trusted.keyId}` : '';
         if (report.ok) {
-          ctx.io.out(`${report.source}${report.source.endsWith(":") ? "" : ":"} OK (${report.format}, ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsChecked} blobs, ${humanSize(report.bytesChecked)} checked)`);
+          ctx.io.out(`${report.source}${report.source.endsWith(":") ? "" : ":"} OK (${report.format}, ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsChecked} blobs, ${humanSize(report.bytesChecked)} checked${delta}${signed})`);
         } else {
           ctx.io.out(`${report.source}: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} found`);
         }

@@ -87,6 +87,7 @@ export interface HttpResponse {
   body: Readable;
   buffer(): Promise<Buffer>;
   text(): Promise<string>;
+  json<T = unknown>(): Promise<T>;
   /** Reads and drops the body, so that the connection can be reused. */
   discard(): Promise<void>;
 }
@@ -162,6 +163,7 @@ function wrap(res: http.IncomingMessage, url: string): HttpResponse {
     body,
     buffer,
     text: async () => (await buffer()).toString('utf8'),
+    json: async <T>() => JSON.parse((await buffer()).toString('utf8')) as T,
     discard: async () => {
       res.resume();
       await new Promise<void>((r) => { res.on('end', r); res.on('close', r); res.on('error', () => r()); });

@@ -4,9 +4,9 @@
  * podman/skopeo's docker-archive: transport read it. No manifests or indexes are written.
  */
 import type { TreeWriter } from '../../io/output.js';
-import type { BlobInfo, DockerEntry, Sink } from './sink.js';
+import type { BlobInfo, CommitMeta, Sink } from './sink.js';
 import { writeBlob } from './write-blob.js';
-import { writeDockerMetadata } from './docker-meta.js';
+import { writeDeltaMarker, writeDockerMetadata } from './docker-meta.js';
 
 const hex = (digest: string) => digest.slice(digest.indexOf(':') + 1);
 
@@ -37,13 +37,14 @@ export class DockerArchiveSink implements Sink {
     } else {
       path = `${hex(info.digest)}.json`;
     }
-    await writeBlob(this.out, path, info, open);
+    if (!info.omit) await writeBlob(this.out, path, info, open);
     this.written.set(info.digest, path);
     if (info.role === 'layer' && info.chainId) this.byChain.set(info.chainId, path);
     return path;
   }
 
-  async commit(meta: { docker: DockerEntry[] }): Promise<void> {
+  async commit(meta: CommitMeta): Promise<void> {
+    await writeDeltaMarker(this.out, meta.delta);
     await writeDockerMetadata(this.out, meta.docker);
     await this.out.commit();
   }

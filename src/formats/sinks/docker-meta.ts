@@ -1,5 +1,11 @@
 import type { TreeWriter } from '../../io/output.js';
 import type { DockerEntry } from './sink.js';
+import { DELTA_MARKER, type DeltaMarker } from '../../model/delta.js';
+
+/** A delta's marker, before the metadata, so that readers know what is absent on purpose. */
+export async function writeDeltaMarker(out: TreeWriter, delta: DeltaMarker | undefined): Promise<void> {
+  if (delta) await out.addFile(DELTA_MARKER, Buffer.from(JSON.stringify(delta, null, 1) + '\n'));
+}
 
 /** The legacy `repositories` file: `{ "repo": { "tag": "<top layer id>" } }` for named images. */
 export function repositoriesJson(entries: DockerEntry[]): Record<string, Record<string, string>> {

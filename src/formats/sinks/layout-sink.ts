@@ -4,12 +4,11 @@
  * that every docker engine, containerd, podman, skopeo and umoci load it).
  */
 import { MediaType } from '../../model/media-types.js';
-import type { Descriptor } from '../../model/oci.js';
 import { blobPath } from '../../model/digest.js';
 import type { TreeWriter } from '../../io/output.js';
-import type { BlobInfo, DockerEntry, OutputFormat, Sink } from './sink.js';
+import type { BlobInfo, CommitMeta, OutputFormat, Sink } from './sink.js';
 import { writeBlob } from './write-blob.js';
-import { writeDockerMetadata } from './docker-meta.js';
+import { writeDeltaMarker, writeDockerMetadata } from './docker-meta.js';
 
 export class LayoutSink implements Sink {
   readonly writesManifests = true;
@@ -24,6 +23,7 @@ export class LayoutSink implements Sink {
     const existing = this.written.get(info.digest);
     if (existing) return existing;
     const path = blobPath(info.digest);
+    if (info.omit) return path;
     if (this.written.size === 0 && this.out.kind === 'tar') {
       await this.out.addDirectory('blobs/');
       await this.out.addDirectory(`blobs/${info.digest.split(':')[0]}/`);
@@ -33,8 +33,9 @@ export class LayoutSink implements Sink {
     return path;
   }
 
-  async commit(meta: { index: Descriptor[]; docker: DockerEntry[] }): Promise<void> {
+  async commit(meta: CommitMeta): Promise<void> {
     // Metadata comes last, as docker and containerd write it: readers must seek anyway.
+    await writeDeltaMarker(this.out, meta.delta);
     await this.out.addFile('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
     const index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: meta.index };
     await this.out.addFile('index.json', Buffer.from(JSON.stringify(index)));

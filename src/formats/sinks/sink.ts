@@ -4,6 +4,7 @@
  * putBlob for each blob (deduplicated here, by digest), then commit with the roots and entries.
  */
 import type { Readable } from 'node:stream';
+import type { DeltaMarker } from '../../model/delta.js';
 import type { Descriptor } from '../../model/oci.js';
 
 /**
@@ -32,6 +33,18 @@ export interface BlobInfo {
   /** For layers: the chain ID at this position (docker-archive names its layer folders by it). */
   chainId?: string;
   parentChainId?: string;
+  /**
+   * A delta leaves this blob out: the sink returns the member path it would have had (manifest.json
+   * still lists it) and writes no bytes; `open` is never called.
+   */
+  omit?: boolean;
+}
+
+/** What a sink writes at commit: index.json entries, manifest.json entries, a delta's marker. */
+export interface CommitMeta {
+  index: Descriptor[];
+  docker: DockerEntry[];
+  delta?: DeltaMarker;
 }
 
 /** One image as docker's manifest.json lists it. */
@@ -53,6 +66,6 @@ export interface Sink {
   /** Writes a blob unless one with the same digest was written; returns its member path. */
   putBlob(info: BlobInfo, open: () => BlobBytes | Promise<BlobBytes>): Promise<string>;
   /** Writes the metadata and makes the output appear. */
-  commit(meta: { index: Descriptor[]; docker: DockerEntry[] }): Promise<void>;
+  commit(meta: CommitMeta): Promise<void>;
   abort(): Promise<void>;
 }
