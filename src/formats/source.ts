@@ -9,7 +9,6 @@ import { DirTree } from '../io/file-tree.js';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { spoolDir } from '../io/temp.js';
-import { pullToLayout } from './registry/pull.js';
 import { isStoreSpec, Store, STORE_SPEC } from './store/store.js';
 import type { Compression } from '../io/compression.js';
 import type { FileTree } from '../io/file-tree.js';
@@ -105,6 +104,7 @@ async function openStore(): Promise<ArchiveSource> {
 /** `docker://REF`: pulled (every blob checked) into a spooled OCI layout, then read as one. */
 async function openRegistry(spec: string): Promise<ArchiveSource> {
   const dir = mkdtempSync(join(spoolDir(), 'pull-'));
+  const { pullToLayout } = await import('./registry/pull.js'); // the registry code loads only when used
   await pullToLayout(spec.slice('docker://'.length), dir);
   const tree = await DirTree.open(dir);
   const b = new CatalogBuilder();
