@@ -19,9 +19,9 @@ const away = mkdtempSync(join(tmpdir(), 'imgpack-startup-'));
 
 const forms = [['node -e 0', [process.execPath, '-e', '0']]];
 forms.push(['install (bin/imgpack.js)', [process.execPath, join(root, 'bin/imgpack.js')]]);
-if (existsSync(join(root, 'dist/imgpack.mjs'))) {
-  copyFileSync(join(root, 'dist/imgpack.mjs'), join(away, 'imgpack.mjs'));
-  forms.push(['bundle (imgpack.mjs)', [process.execPath, join(away, 'imgpack.mjs')]]);
+if (existsSync(join(root, 'dist/imgpack.cjs'))) {
+  copyFileSync(join(root, 'dist/imgpack.cjs'), join(away, 'imgpack.cjs'));
+  forms.push(['bundle (imgpack.cjs)', [process.execPath, join(away, 'imgpack.cjs')]]);
 }
 if (existsSync(join(root, 'dist/imgpack'))) {
   copyFileSync(join(root, 'dist/imgpack'), join(away, 'imgpack'));
@@ -55,6 +55,6 @@ for (const c of cases) {
   const m = median(c.times);
   console.log(c.name.padEnd(28) + c.cmd.padEnd(12) + `${m.toFixed(1)} ms`.padStart(10) + `${(m / base).toFixed(2)}x`.padStart(15));
 }
-const sizes = [['dist/imgpack.mjs', size(join(root, 'dist/imgpack.mjs'))], ['dist/imgpack (SEA)', size(join(root, 'dist/imgpack'))]].filter(([, s]) => s);
+const sizes = [['dist/imgpack.cjs', size(join(root, 'dist/imgpack.cjs'))], ['dist/imgpack (SEA)', size(join(root, 'dist/imgpack'))]].filter(([, s]) => s);
 if (sizes.length) console.log('\n' + sizes.map(([f, s]) => `${f}: ${s}`).join('\n'));
 rmSync(away, { recursive: true, force: true });
