@@ -8,7 +8,6 @@ import { ImgpackError } from '../errors.js';
 import { processIo, type Io } from './io.js';
 import type { CommandContext } from './context.js';
 import { VERSION } from '../version.js';
-import { setStorePath } from '../formats/store/store.js';
 
 interface CommandModule {
   register(program: Command, ctx: CommandContext): void;
@@ -41,6 +40,7 @@ const COMMANDS: { names: string[]; load: () => Promise<CommandModule> }[] = [
   { names: ['push'], load: () => import('./commands/push.js') },
   { names: ['copy'], load: () => import('./commands/copy.js') },
   { names: ['login', 'logout'], load: () => import('./commands/login.js') },
+  { names: ['self-copy'], load: () => import('./commands/self-copy.js') },
 ];
 
 /** Global options that take a value (the word after them is not the command). */
@@ -78,8 +78,9 @@ Exit status: 0 success, 1 the archive or images are at fault, 2 usage or environ
 Examples:
   imgpack inspect images.tar
   imgpack verify images.tar && docker load -i images.tar`);
-  program.hook('preAction', (cmd) => {
+  program.hook('preAction', async (cmd) => {
     ctx.io.quiet = !!cmd.opts().quiet;
+    const { setStorePath } = await import('../formats/store/store.js');
     setStorePath(cmd.opts().store);
   });
   for (const c of commands) c.register(program, ctx);
