@@ -1,13 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
-// Three suites: `unit` runs on a fresh clone; `conformance` and `interop` need ../shared
-// (and the real tools) and are run by .ci/run as separate npm scripts.
+// `unit` runs on a fresh clone; `conformance` and `interop` need ../shared (and the real tools);
+// `dist` (the packed tarball installed offline, the executable) and `bundle` (the e2e suite run
+// against dist/imgpack.cjs) test what ships. .ci/run runs each as a separate npm script.
 export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'], testTimeout: 30_000 } },
       { test: { name: 'conformance', include: ['test/conformance/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
       { test: { name: 'interop', include: ['test/interop/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false } },
+      { test: { name: 'dist', include: ['test/dist/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 300_000, fileParallelism: false } },
+      { test: { name: 'bundle', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/dist/bundle-setup.ts'], testTimeout: 60_000 } },
     ],
   },
 });
