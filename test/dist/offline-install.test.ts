@@ -1,8 +1,9 @@
 /**
  * The packed tarball installs with no registry at all (bundleDependencies: every runtime
  * dependency is inside it): npm pack, then npm install -g into a temporary prefix with the
- * registry pointing at a closed port, --offline and an empty cache. Slow (npm pack builds the
- * bundle and dist/): the `dist` project, run by `npm run test:dist` and .ci/run.
+ * registry pointing at a closed port, --offline and an empty cache. Slow: the `dist` project, run
+ * by `npm run test:dist` (which builds dist/ and the bundle first) and .ci/run. npm pack runs with
+ * --ignore-scripts: prepack and prepare would rebuild dist/ under the tests running beside it.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: Record<str
 
 describe('npm install -g of the packed tarball, offline', () => {
   it('installs with the registry unreachable, and the installed imgpack runs', () => {
-    const packed = run('npm', ['pack', '--pack-destination', dir, '--json'], { cwd: root });
+    const packed = run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--json'], { cwd: root });
     expect(packed.code, packed.stderr).toBe(0);
     const [{ filename, bundled }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')));
     expect(filename).toBe(`imgpack-${pkg.version}.tgz`);
