@@ -8,39 +8,65 @@ import { ImgpackError } from '../errors.js';
 import { processIo, type Io } from './io.js';
 import type { CommandContext } from './context.js';
 import { VERSION } from '../version.js';
-import * as inspect from './commands/inspect.js';
-import * as verify from './commands/verify.js';
-import * as convert from './commands/convert.js';
-import * as merge from './commands/merge.js';
-import * as split from './commands/split.js';
-import * as tag from './commands/tag.js';
-import * as untag from './commands/untag.js';
-import * as retag from './commands/retag.js';
-import * as load from './commands/load.js';
-import * as images from './commands/images.js';
-import * as rmi from './commands/rmi.js';
-import * as prune from './commands/prune.js';
-import * as save from './commands/save.js';
-import * as chunk from './commands/chunk.js';
-import * as exportCmd from './commands/export.js';
-import * as diff from './commands/diff.js';
-import * as commit from './commands/commit.js';
-import * as pull from './commands/pull.js';
-import * as push from './commands/push.js';
-import * as login from './commands/login.js';
-import * as copyCmd from './commands/copy.js';
-import * as serve from './commands/serve.js';
-import * as inventory from './commands/inventory.js';
-import * as apply from './commands/apply.js';
-import * as repair from './commands/repair.js';
-import * as key from './commands/key.js';
-import { setStorePath } from '../formats/store/store.js';
-import { configureRegistries } from '../formats/registry/transport.js';
 import { collect } from './context.js';
+import { configureRegistries } from '../formats/registry/settings.js';
 
-const COMMANDS = [inspect, verify, convert, merge, split, tag, untag, retag, load, save, images, rmi, prune, chunk, commit, exportCmd, diff, pull, push, copyCmd, login, serve, inventory, apply, repair, key];
+interface CommandModule {
+  register(program: Command, ctx: CommandContext): void;
+}
 
-export function buildProgram(ctx: CommandContext): Command {
+/**
+ * One small file per command, each imported only when the command line names it: start-up time
+ * is paid on every call, and most commands need a fraction of imgpack. Help and unknown commands
+ * load them all (for the list and the suggestions).
+ */
+const COMMANDS: { names: string[]; load: () => Promise<CommandModule> }[] = [
+  { names: ['inspect'], load: () => import('./commands/inspect.js') },
+  { names: ['verify'], load: () => import('./commands/verify.js') },
+  { names: ['convert'], load: () => import('./commands/convert.js') },
+  { names: ['merge'], load: () => import('./commands/merge.js') },
+  { names: ['split'], load: () => import('./commands/split.js') },
+  { names: ['tag'], load: () => import('./commands/tag.js') },
+  { names: ['untag'], load: () => import('./commands/untag.js') },
+  { names: ['retag'], load: () => import('./commands/retag.js') },
+  { names: ['load'], load: () => import('./commands/load.js') },
+  { names: ['save'], load: () => import('./commands/save.js') },
+  { names: ['images'], load: () => import('./commands/images.js') },
+  { names: ['rmi'], load: () => import('./commands/rmi.js') },
+  { names: ['prune'], load: () => import('./commands/prune.js') },
+  { names: ['chunk', 'join'], load: () => import('./commands/chunk.js') },
+  { names: ['commit'], load: () => import('./commands/commit.js') },
+  { names: ['export'], load: () => import('./commands/export.js') },
+  { names: ['diff'], load: () => import('./commands/diff.js') },
+  { names: ['pull'], load: () => import('./commands/pull.js') },
+  { names: ['push'], load: () => import('./commands/push.js') },
+  { names: ['copy'], load: () => import('./commands/copy.js') },
+  { names: ['login', 'logout'], load: () => import('./commands/login.js') },
+  { names: ['serve'], load: () => import('./commands/serve.js') },
+  { names: ['inventory'], load: () => import('./commands/inventory.js') },
+  { names: ['apply'], load: () => import('./commands/apply.js') },
+  { names: ['repair'], load: () => import('./commands/repair.js') },
+  { names: ['key'], load: () => import('./commands/key.js') },
+  { names: ['self-copy'], load: () => import('./commands/self-copy.js') },
+];
+
+/** Global options that take a value (the word after them is not the command). */
+const GLOBAL_WITH_VALUE = new Set(['--store', '--ca-file']);
+
+/** The command files the arguments need: the one they name, or all of them. */
+export async function commandsFor(args: string[]): Promise<CommandModule[]> {
+  let word: string | undefined;
+  for (let i = 0; i < args.length && word === undefined; i++) {
+    if (GLOBAL_WITH_VALUE.has(args[i])) i++;
+    else if (!args[i].startsWith('-')) word = args[i];
+  }
+  const named = COMMANDS.find((c) => word !== undefined && c.names.includes(word));
+  if (named) return [await named.load()];
+  if (word === undefined && args.some((a) => a === '-v' || a === '--version')) return [];
+  return Promise.all(COMMANDS.map((c) => c.load()));
+}
+
+export function buildProgram(ctx: CommandContext, commands: CommandModule[]): Command {
   const program = new Command('imgpack')
     .description('Read, verify, convert, merge and split docker save archives and OCI image layouts, without a daemon.')
     .version(VERSION, '-v, --version')
@@ -62,13 +88,14 @@ Exit status: 0 success, 1 the archive or images are at fault, 2 usage or environ
 Examples:
   imgpack inspect images.tar
   imgpack verify images.tar && docker load -i images.tar`);
-  program.hook('preAction', (cmd) => {
+  program.hook('preAction', async (cmd) => {
     ctx.io.quiet = !!cmd.opts().quiet;
+    const { setStorePath } = await import('../formats/store/store.js');
     setStorePath(cmd.opts().store);
     const o = cmd.opts();
     configureRegistries({ caFiles: o.caFile, insecure: !!o.insecure, plainHttp: !!o.plainHttp });
   });
-  for (const c of COMMANDS) c.register(program, ctx);
+  for (const c of commands) c.register(program, ctx);
   for (const sub of program.commands) {
     sub.exitOverride().configureOutput(program.configureOutput());
     for (const nested of sub.commands) nested.exitOverride().configureOutput(program.configureOutput());
@@ -79,8 +106,8 @@ Examples:
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   let exitCode = 0;
   const ctx: CommandContext = { io, setExitCode: (c) => { exitCode = c; } };
-  const program = buildProgram(ctx);
   try {
+    const program = buildProgram(ctx, await commandsFor(argv.slice(2)));
     await program.parseAsync(argv);
     return exitCode;
   } catch (e) {

@@ -9,7 +9,7 @@ import { DirTree } from '../io/file-tree.js';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { spoolDir } from '../io/temp.js';
-import { pullToLayout, type PullOptions } from './registry/pull.js';
+import type { PullOptions } from './registry/pull.js';
 import { isStoreSpec, Store, STORE_SPEC } from './store/store.js';
 import type { Compression } from '../io/compression.js';
 import type { FileTree } from '../io/file-tree.js';
@@ -133,6 +133,7 @@ async function openStore(): Promise<ArchiveSource> {
 /** `docker://REF`: pulled (every blob checked) into a spooled OCI layout, then read as one. */
 async function openRegistry(spec: string, opts: OpenOptions): Promise<ArchiveSource> {
   const dir = mkdtempSync(join(spoolDir(), 'pull-'));
+  const { pullToLayout } = await import('./registry/pull.js'); // the registry code loads only when used
   // Blobs the local store has (checked when they were written) are not downloaded again.
   const store = Store.existing();
   await pullToLayout(spec.slice('docker://'.length), dir, { ...opts, localBlob: store && ((d) => store.blobFile(d)) });

@@ -3,9 +3,8 @@
  * pure JavaScript or WebAssembly, so that imgpack stays one portable file: zlib for gzip, fzstd
  * for zstd, xz-decompress (WASM) for xz, unbzip2-stream for bzip2.
  */
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { createRequire } from 'node:module';
 import { invalid } from '../errors.js';
 
 export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
@@ -22,8 +21,6 @@ export function sniffCompression(head: Uint8Array): Compression {
   return 'none';
 }
 
-const require = createRequire(import.meta.url);
-
 /** A stream that decompresses `input`; errors name `subject`. */
 export function decompress(input: Readable, compression: Compression, subject: string): Readable {
   let out: Readable;
@@ -33,20 +30,30 @@ export function decompress(input: Readable, compression: Compression, subject: s
     case 'gzip':
       out = input.pipe(createGunzip());
       break;
+    // The other decoders are imported when first needed (start-up time), by import() calls that
+    // the single-file bundle resolves at build time.
     case 'zstd':
-      out = input.pipe(new ZstdDecompressStream());
+      out = decodeWith(input, async () => {
+        const { Decompress } = await import('fzstd');
+        return (i) => i.pipe(new ZstdDecompressStream(Decompress));
+      });
       break;
-    case 'xz': {
-      const { XzReadableStream } = require('xz-decompress') as typeof import('xz-decompress');
-      const web = Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>;
-      out = Readable.fromWeb(new XzReadableStream(web) as unknown as import('node:stream/web').ReadableStream<Uint8Array>);
+    case 'xz':
+      out = decodeWith(input, async () => {
+        const m = await import('xz-decompress');
+        const { XzReadableStream } = 'XzReadableStream' in m ? m : (m as { default: typeof m }).default;
+        return (i) => {
+          const web = Readable.toWeb(i) as unknown as ReadableStream<Uint8Array>;
+          return Readable.fromWeb(new XzReadableStream(web) as unknown as import('node:stream/web').ReadableStream<Uint8Array>);
+        };
+      });
       break;
-    }
-    case 'bzip2': {
-      const bz2 = require('unbzip2-stream') as () => NodeJS.ReadWriteStream;
-      out = input.pipe(bz2()) as unknown as Readable;
+    case 'bzip2':
+      out = decodeWith(input, async () => {
+        const { default: bz2 } = await import('unbzip2-stream');
+        return (i) => i.pipe(bz2()) as unknown as Readable;
+      });
       break;
-    }
   }
   input.on('error', (e) => out.destroy(e));
   // Decoders throw their own words; the user needs to know which input was damaged.
@@ -56,12 +63,22 @@ export function decompress(input: Readable, compression: Compression, subject: s
   return wrapped;
 }
 
+/** The output of a decoder that is loaded asynchronously, returned at once. */
+function decodeWith(input: Readable, load: () => Promise<(input: Readable) => Readable>): Readable {
+  const out = new PassThrough();
+  load().then((make) => {
+    const decoded = make(input);
+    decoded.on('error', (e) => out.destroy(e));
+    decoded.pipe(out);
+  }, (e: Error) => out.destroy(e));
+  return out;
+}
+
 class ZstdDecompressStream extends Transform {
   private readonly decoder: import('fzstd').Decompress;
   private sawInput = false;
-  constructor() {
+  constructor(Decompress: typeof import('fzstd').Decompress) {
     super();
-    const { Decompress } = require('fzstd') as typeof import('fzstd');
     this.decoder = new Decompress((data) => { this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength)); });
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {

@@ -12,6 +12,8 @@ const a = await buildImage({ names: ['busybox:latest', 'mybusybox:1'], layers: [
 const b = await buildImage({ names: ['quay.io/team/app:2'], layers: [{ files: { 'bin/sh': 'sh' } }, { files: { app: 'x' } }] }, 'docker');
 const archive = writeTemp(dir, 'two.tar', await tarBuffer(dockerArchiveEntries([a, b])));
 const oci = writeTemp(dir, 'oci.tar', await tarBuffer(ociEntries([a, b])));
+/** node's argv for a real process: the sources (cwd test/e2e), or the single-file build of IMGPACK_BIN. */
+const fromSource = (...args: string[]) => (process.env.IMGPACK_BIN ? [process.env.IMGPACK_BIN, ...args] : ['--import', 'tsx', 'bin-src.ts', ...args]);
 
 describe('imgpack inspect', () => {
   it('prints the images with familiar names', async () => {
@@ -50,7 +52,7 @@ describe('imgpack inspect', () => {
 
 
   it('reads standard input', async () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bin-src.ts', 'inspect', '-', '--json'], { input: gzipSync(readFileSync(archive)), cwd: new URL('.', import.meta.url).pathname });
+    const r = spawnSync(process.execPath, fromSource('inspect', '-', '--json'), { input: gzipSync(readFileSync(archive)), cwd: new URL('.', import.meta.url).pathname });
     expect(r.status, r.stderr.toString()).toBe(0);
     expect(JSON.parse(r.stdout.toString()).compression).toBe('gzip');
   });
@@ -114,10 +116,10 @@ describe('the command line', () => {
 describe('writing to standard output', () => {
   it('convert -o - streams a loadable archive', () => {
     const cwd = new URL('.', import.meta.url).pathname;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bin-src.ts', 'convert', archive, '-o', '-'], { cwd, maxBuffer: 1 << 26 });
+    const r = spawnSync(process.execPath, fromSource('convert', archive, '-o', '-'), { cwd, maxBuffer: 1 << 26 });
     expect(r.status, r.stderr.toString()).toBe(0);
     const back = writeTemp(dir, 'from-stdout.tar', r.stdout);
-    const again = spawnSync(process.execPath, ['--import', 'tsx', 'bin-src.ts', 'verify', back, '--json'], { cwd });
+    const again = spawnSync(process.execPath, fromSource('verify', back, '--json'), { cwd });
     expect(JSON.parse(again.stdout.toString())).toMatchObject({ ok: true, format: 'hybrid', images: 2 });
     expect(r.stderr.toString()).toMatch(/^Wrote standard output \(hybrid\)/);
   });

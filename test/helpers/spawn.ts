@@ -4,8 +4,12 @@ import { existsSync } from 'node:fs';
 const root = new URL('../../', import.meta.url).pathname;
 const built = `${root}dist/cli/main.js`;
 
-/** argv to run the CLI as a real process: the build when there is one, else the sources via tsx. */
+/**
+ * node's argv to run the CLI as a real process: the single-file build named by IMGPACK_BIN
+ * (npm run test:dist), else the build when there is one, else the sources via tsx.
+ */
 export function cliArgv(...args: string[]): string[] {
+  if (process.env.IMGPACK_BIN) return [process.env.IMGPACK_BIN, ...args];
   return existsSync(built) ? [`${root}bin/imgpack.js`, ...args] : ['--import', 'tsx', `${root}test/e2e/bin-src.ts`, ...args];
 }
 

@@ -11,26 +11,9 @@ import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { Readable } from 'node:stream';
 import { usage } from '../../errors.js';
+import { registrySettings, settingsGeneration } from './settings.js';
 
-/** Process-wide registry settings: the CLI's global --ca-file, --insecure and --plain-http. */
-export interface RegistrySettings {
-  caFiles: string[];
-  /** Do not verify TLS certificates (docker's insecure-registries). */
-  insecure: boolean;
-  /** Speak plain HTTP to every registry. */
-  plainHttp: boolean;
-}
-
-const settings: RegistrySettings = { caFiles: [], insecure: false, plainHttp: false };
-
-export function configureRegistries(change: Partial<RegistrySettings>): void {
-  Object.assign(settings, change);
-  agents.clear();
-}
-
-export function registrySettings(): Readonly<RegistrySettings> {
-  return { ...settings, plainHttp: settings.plainHttp || process.env.IMGPACK_PLAIN_HTTP === '1' };
-}
+export { configureRegistries, registrySettings } from './settings.js';
 
 /** docker's certs.d, then containers' (podman, skopeo); IMGPACK_CERTS_D replaces both (tests). */
 function certsDirs(host: string): string[] {
@@ -42,6 +25,7 @@ function tlsOptionsFor(host: string): https.AgentOptions {
   const ca: Buffer[] = [];
   let cert: Buffer | undefined;
   let key: Buffer | undefined;
+  const settings = registrySettings();
   for (const file of settings.caFiles) {
     try {
       ca.push(readFileSync(file));
@@ -65,8 +49,14 @@ function tlsOptionsFor(host: string): https.AgentOptions {
 
 
 const agents = new Map<string, http.Agent>();
+let agentsGeneration = -1;
 
 function agentFor(url: URL): http.Agent {
+  if (agentsGeneration !== settingsGeneration()) {
+    for (const a of agents.values()) a.destroy();
+    agents.clear();
+    agentsGeneration = settingsGeneration();
+  }
   const key = `${url.protocol}//${url.host}`;
   let agent = agents.get(key);
   if (!agent) {
