@@ -34,7 +34,7 @@ const there = p('there-store');
 
 function imgpack(...a) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [join(root, 'bin/imgpack.js'), ...a], { encoding: 'utf8', timeout: 600_000, maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, [join(root, 'bin/imgpack.cjs'), ...a], { encoding: 'utf8', timeout: 600_000, maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`imgpack ${a.join(' ')}: ${r.stderr}`);
   return Number(process.hrtime.bigint() - t) / 1e9;
 }

@@ -21,7 +21,7 @@ const size = process.env.BENCH_SIZE || '1G';
 const reps = Number(process.env.BENCH_REPS || 3);
 mkdirSync(dir, { recursive: true });
 const archive = join(dir, `bench-${size}.tar`);
-const imgpack = ['node', join(root, 'bin/imgpack.js')];
+const imgpack = ['node', join(root, 'bin/imgpack.cjs')];
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const hasTime = existsSync('/usr/bin/time');
 

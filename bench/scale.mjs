@@ -24,7 +24,7 @@ const images = Number(opt('--images', '200'));
 const perImage = Number(opt('--layers-per-image', '15'));
 const big = parseSize(opt('--big', '9G'));
 const dir = mkdtempSync(join(opt('--dir', process.env.TMPDIR || '/tmp'), 'imgpack-scale-'));
-const cli = new URL('../bin/imgpack.js', import.meta.url).pathname;
+const cli = new URL('../bin/imgpack.cjs', import.meta.url).pathname;
 const free = () => { const s = statfsSync(dir); return s.bavail * s.bsize; };
 if (free() < Math.max(total, big) + 2 * 1024 ** 3) {
   console.error(`scale: ${dir} has ${(free() / 1024 ** 3).toFixed(1)} GiB free; need ${((Math.max(total, big) + 2 * 1024 ** 3) / 1024 ** 3).toFixed(1)} GiB for the outputs`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm run bench:startup`: start-up time of each form of imgpack against a bare `node -e 0`:
- * the normal install (bin/imgpack.js -> dist/cli/main.js), the single-file bundle (copied into a
+ * the normal install (bin/imgpack.cjs, which runs dist/imgpack.cjs), the ES modules of dist/cli/
+ * (what bin/imgpack.cjs falls back to without the bundle), the single-file bundle (copied into a
  * folder with no node_modules) and the single executable, when built. Median wall time of
  * `--version` and `inspect samples/web.docker.tar` over STARTUP_RUNS runs (default 20), alternated
  * so that a busy machine slows every form alike. Uses hyperfine when installed. Not a test: it
@@ -18,7 +19,8 @@ const sample = join(root, 'samples/web.docker.tar');
 const away = mkdtempSync(join(tmpdir(), 'imgpack-startup-'));
 
 const forms = [['node -e 0', [process.execPath, '-e', '0']]];
-forms.push(['install (bin/imgpack.js)', [process.execPath, join(root, 'bin/imgpack.js')]]);
+forms.push(['install (bin/imgpack.cjs)', [process.execPath, join(root, 'bin/imgpack.cjs')]]);
+forms.push(['ES modules (dist/cli/run.js)', [process.execPath, join(root, 'dist/cli/run.js')]]);
 if (existsSync(join(root, 'dist/imgpack.cjs'))) {
   copyFileSync(join(root, 'dist/imgpack.cjs'), join(away, 'imgpack.cjs'));
   forms.push(['bundle (imgpack.cjs)', [process.execPath, join(away, 'imgpack.cjs')]]);

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d "${TMPDIR:-/tmp}/imgpack-demo.XXXXXX")
 trap 'rm -rf "$out"' EXIT
-imgpack() { node bin/imgpack.js "$@"; }
+imgpack() { node bin/imgpack.cjs "$@"; }
 step() { printf '\n\033[1m$ imgpack %s\033[0m\n' "$*"; }
 
 step inspect samples/web.docker.tar

@@ -105,8 +105,8 @@ describe('the command line', () => {
     expect(help.stdout).toContain('Examples:');
   });
 
-  it('bin/imgpack.js runs the built CLI', () => {
-    const bin = new URL('../../bin/imgpack.js', import.meta.url).pathname;
+  it('bin/imgpack.cjs runs the built CLI', () => {
+    const bin = new URL('../../bin/imgpack.cjs', import.meta.url).pathname;
     if (!existsSync(new URL('../../dist/cli/main.js', import.meta.url))) return; // built by `npm ci` (prepare)
     const r = spawnSync(process.execPath, [bin, 'verify', archive]);
     expect(r.status, r.stderr.toString()).toBe(0);

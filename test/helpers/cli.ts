@@ -9,7 +9,7 @@ export interface CliResult {
 }
 
 /**
- * Runs the CLI in-process with captured output (the same code path as bin/imgpack.js); when
+ * Runs the CLI in-process with captured output (the same code path as bin/imgpack.cjs); when
  * IMGPACK_BIN names a single-file build (npm run test:dist), runs that with node instead.
  */
 export async function runCli(...args: string[]): Promise<CliResult> {

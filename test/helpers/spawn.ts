@@ -10,7 +10,7 @@ const built = `${root}dist/cli/main.js`;
  */
 export function cliArgv(...args: string[]): string[] {
   if (process.env.IMGPACK_BIN) return [process.env.IMGPACK_BIN, ...args];
-  return existsSync(built) ? [`${root}bin/imgpack.js`, ...args] : ['--import', 'tsx', `${root}test/e2e/bin-src.ts`, ...args];
+  return existsSync(built) ? [`${root}bin/imgpack.cjs`, ...args] : ['--import', 'tsx', `${root}test/e2e/bin-src.ts`, ...args];
 }
 
 export function runProcess(args: string[], env: Record<string, string> = {}, input?: Buffer) {

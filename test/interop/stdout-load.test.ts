@@ -9,7 +9,7 @@ import { REALTOOLS, realToolsAvailable } from '../helpers/realtools.js';
 import { SHARED, sharedAvailable } from '../helpers/shared.js';
 
 const available = sharedAvailable() && realToolsAvailable();
-const bin = resolve(new URL('../..', import.meta.url).pathname, 'bin/imgpack.js');
+const bin = resolve(new URL('../..', import.meta.url).pathname, 'bin/imgpack.cjs');
 const docker = (flavour: string, args: string) => `source '${REALTOOLS}/lib.sh' && rt_docker ${flavour} ${args}`;
 
 describe.skipIf(!available)('imgpack convert -o - | docker load', () => {
