@@ -94,6 +94,7 @@ for (const flavour of ['legacy', 'modern']) {
   const sock = `/tmp/imgpack-realtools/dockerd-${flavour}/docker.sock`;
   if (!existsSync(sock) || !existsSync(join(realtools, 'lib.sh'))) continue;
   const docker = (args) => `source '${realtools}/lib.sh' && rt_docker ${flavour} ${args}`;
+  if (spawnSync('bash', ['-c', docker('version > /dev/null 2>&1')], { timeout: 30_000 }).status !== 0) continue; // a socket left by a stopped dockerd
   row(`docker load (dockerd ${flavour === 'legacy' ? '20.10' : '26'})`, measure(['bash', '-c', docker(`load -q -i '${archive}' > /dev/null`)], () => spawnSync('bash', ['-c', `${docker("images -q")} | xargs -r ${docker('rmi -f')} > /dev/null 2>&1`])), catHash, 'cat+sha256');
 }
 if (have('podman')) row('podman load (vfs, fresh store)', measure(['sh', '-c', `podman --root '${out('podman')}' --runroot '${out('podman-run')}' --storage-driver vfs load -q -i '${archive}' > /dev/null`], clean('podman', 'podman-run')), catHash, 'cat+sha256');

@@ -194,4 +194,17 @@ describe('pull faults', () => {
     expect(await pulledId(out)).toBe(app.config.digest);
     expect((await runCli('verify', out)).code).toBe(0);
   });
+
+  it('a manifest over the JSON limit is refused, naming the limit', async () => {
+    registry = await startFakeRegistry();
+    seed(registry, 'team/app', '1', app);
+    process.env.IMGPACK_MAX_JSON = '100';
+    try {
+      const r = await runCli('pull', `${registry.host}/team/app:1`, '-o', join(dir, 'huge.tar'));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^imgpack: the registry sent a manifest larger than 100 bytes \(IMGPACK_MAX_JSON\): refused \(127\.0\.0\.1:\d+\/team\/app:1@1\)\n$/);
+    } finally {
+      delete process.env.IMGPACK_MAX_JSON;
+    }
+  });
 });

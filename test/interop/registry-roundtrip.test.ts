@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { runCli } from '../helpers/cli.js';
 import { startDistribution, type Distribution } from '../helpers/distribution.js';
 import { realToolsAvailable } from '../helpers/realtools.js';
-import { loadItems, sharedAvailable } from '../helpers/shared.js';
+import { loadItems, SHARED, sharedAvailable } from '../helpers/shared.js';
 
 const available = sharedAvailable() && realToolsAvailable() && spawnSync('sh', ['-c', 'command -v docker-registry']).status === 0;
 const work = join(tmpdir(), `imgpack-registry-roundtrip-${process.pid}`);
@@ -25,6 +25,23 @@ afterAll(async () => {
 });
 
 interface Img { id: string; layers: { diffId: string }[]; manifestDigests: string[]; platform?: unknown }
+
+describe.skipIf(!available)('a multi-platform index pushed by imgpack', () => {
+  it('survives whole: the same index digest pulled back, and skopeo copies every platform', async () => {
+    const file = join(SHARED, 'fixtures/realtools/buildah/multiarch.oci.tar');
+    const input = (await runCli('inspect', file, '--json')).json();
+    const ref = `${reg.host}/multi/index:1`;
+    const pushed = await runCli('copy', file, `docker://${ref}`);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const back = join(work, 'multi-back/');
+    expect((await runCli('pull', '--all-platforms', ref, '-o', back)).code).toBe(0);
+    const out = (await runCli('inspect', back, '--json')).json();
+    expect(out.indexes.map((i: { digest: string }) => i.digest)).toEqual(input.indexes.map((i: { digest: string }) => i.digest));
+    expect(out.images.map((i: Img) => i.id).sort()).toEqual(input.images.map((i: Img) => i.id).sort());
+    const sk = spawnSync('skopeo', ['copy', '-q', '--all', '--src-tls-verify=false', `docker://${ref}`, `oci:${join(work, 'multi-skopeo')}:x`], { encoding: 'utf8', timeout: 120_000 });
+    expect(sk.status, sk.stderr).toBe(0);
+  });
+});
 
 describe.skipIf(!available)('push every valid ../shared archive and pull it back', () => {
   const items = loadItems().filter((x) => x.item.valid === true && (x.item.expect?.length ?? 0) > 0);

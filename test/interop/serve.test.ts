@@ -93,6 +93,17 @@ describe.skipIf(!available)('imgpack serve with real clients', () => {
     expect(await serve.waitForLog(/docker\/26/)).toMatch(/"(GET|HEAD) \/v2\/imgpack\/app\/manifests\/1" 200 .*docker\/26/);
   });
 
+  it('docker 26 with the containerd image store (containerd resolves and fetches) pulls from it', async () => {
+    expect(spawnSync('bash', [resolve(REALTOOLS, 'start-dockerd.sh'), 'containerd'], { timeout: 300_000 }).status).toBe(0);
+    const ref = `${serve.address}/imgpack/multi:list`;
+    const pull = rt(`rt_docker containerd pull -q ${q(ref)}`);
+    expect(pull.code, pull.out).toBe(0);
+    // In the containerd store an image's ID is the digest of what was pulled: here the index.
+    const id = rt(`rt_docker containerd image inspect --format '{{.Id}}' ${q(ref)}`);
+    expect(id.stdout.trim()).toBe(await storeDigest(store, 'docker.io/imgpack/multi:list'));
+    rt(`rt_docker containerd rmi -f ${q(ref)} >/dev/null 2>&1`, 60_000);
+  });
+
   it('a push by skopeo (and by docker 26) lands in an empty store: imgpack images shows it, verify passes; --read-only refuses it', async () => {
     const empty = join(work, 'store-push');
     const target = await startServeProcess(['--store', empty]);

@@ -17,6 +17,8 @@ import type { Descriptor, Platform } from '../../model/oci.js';
 import { formatFull, parseReferenceOrThrow } from '../../model/reference.js';
 import { runPool } from '../../ops/pool.js';
 import { MANIFEST_ACCEPT, RegistryClient } from './client.js';
+import type { HttpResponse } from './transport.js';
+import { jsonDepth, MAX_JSON_DEPTH, maxJsonBytes } from '../read-json.js';
 
 export interface PullOptions {
   /** Only this platform of a multi-platform index (its other children are not fetched). */
@@ -37,7 +39,7 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
 
   const fetchManifest = async (reference: string, expect?: Descriptor): Promise<Descriptor> => {
     const res = await client.get(`manifests/${reference}`, MANIFEST_ACCEPT);
-    const raw = await res.buffer();
+    const raw = await readCapped(res, maxJsonBytes(), `${formatFull(ref)}@${reference}`);
     const digest = digestOf(raw, expect ? algorithmOf(expect.digest) : 'sha256');
     if (expect && (digest !== expect.digest || raw.length !== expect.size)) {
       throw invalid('digest-mismatch', `manifest from the registry has digest ${digest} (${raw.length} bytes), not ${expect.digest}: refused`, `${formatFull(ref)}@${expect.digest}`);
@@ -46,6 +48,7 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
     mkdirSync(join(dir, 'blobs', algorithmOf(digest)), { recursive: true });
     writeFileSync(join(dir, blobPath(digest)), raw);
     let json: { mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
+    if (jsonDepth(raw) > MAX_JSON_DEPTH) throw invalid('limit-json-depth', `the manifest nests deeper than ${MAX_JSON_DEPTH} levels: refused`, `${formatFull(ref)}@${digest}`);
     try {
       json = JSON.parse(raw.toString('utf8'));
     } catch {
@@ -86,6 +89,21 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
   writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [desc] }));
   writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   return desc;
+}
+
+/** A manifest from a registry is JSON like any other: held to the same size limit (IMGPACK_MAX_JSON). */
+async function readCapped(res: HttpResponse, limit: number, subject: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of res.body) {
+    size += (c as Buffer).length;
+    if (size > limit) {
+      res.body.destroy();
+      throw invalid('limit-json-size', `the registry sent a manifest larger than ${limit} bytes (IMGPACK_MAX_JSON): refused`, subject);
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 function wanted(p: Platform | undefined, want: Platform | undefined): boolean {
