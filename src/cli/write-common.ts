@@ -80,6 +80,7 @@ export function platformOf(flags: WriteFlags): Platform | undefined {
 export async function withSources<T>(specs: string[], work: (sources: ArchiveSource[]) => Promise<T>, ctx?: CommandContext, opts: { platform?: Platform } = {}): Promise<T> {
   if (specs.filter((s) => s === '-').length > 1) throw usage('usage', 'standard input can be read only once');
   const sources: ArchiveSource[] = [];
+  let failed = true;
   try {
     for (const s of specs) {
       // Reading a pipe has no known size: a spinner; a pull shows its bytes. On a terminal only.
@@ -91,9 +92,12 @@ export async function withSources<T>(specs: string[], work: (sources: ArchiveSou
         progress?.done();
       }
     }
-    return await work(sources);
+    const result = await work(sources);
+    failed = false;
+    return result;
   } finally {
-    for (const s of sources) await s.close();
+    // After a failure, what a source keeps for a rerun (a pull's downloads) stays.
+    for (const s of sources) await s.close(failed);
   }
 }
 

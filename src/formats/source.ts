@@ -6,9 +6,8 @@
 import type { Readable } from 'node:stream';
 import { fromSystemError, invalid } from '../errors.js';
 import { DirTree } from '../io/file-tree.js';
-import { mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
-import { spoolDir } from '../io/temp.js';
+import { rmSync } from 'node:fs';
+import { pullFolder } from './registry/pull-cache.js';
 import type { PullOptions } from './registry/pull.js';
 import { isStoreSpec, Store, STORE_SPEC } from './store/store.js';
 import type { Compression } from '../io/compression.js';
@@ -29,6 +28,8 @@ export class ArchiveSource {
     readonly tree: FileTree,
     readonly compression: Compression,
     readonly catalog: Catalog,
+    /** Runs when the work with this source succeeded (a finished pull's download folder goes). */
+    private readonly onDone?: () => void,
   ) {}
 
   get format(): FormatName {
@@ -64,8 +65,10 @@ export class ArchiveSource {
     return this.byDigest.get(digest) ?? blobPath(digest);
   }
 
-  async close(): Promise<void> {
+  /** `failed`: the work with the source did not finish, so what is worth keeping stays. */
+  async close(failed = false): Promise<void> {
     await this.tree.close();
+    if (!failed) this.onDone?.();
   }
 }
 
@@ -130,9 +133,13 @@ async function openStore(): Promise<ArchiveSource> {
   return new ArchiveSource(STORE_SPEC, tree, 'none', b.build('store'));
 }
 
-/** `docker://REF`: pulled (every blob checked) into a spooled OCI layout, then read as one. */
+/**
+ * `docker://REF`: pulled (every blob checked) into an OCI layout, then read as one. The layout is
+ * a download folder that outlives an interrupted run (pull-cache.ts): a rerun fetches only what
+ * is missing, resuming a cut blob where it stopped; it goes when the work succeeds.
+ */
 async function openRegistry(spec: string, opts: OpenOptions): Promise<ArchiveSource> {
-  const dir = mkdtempSync(join(spoolDir(), 'pull-'));
+  const dir = pullFolder(spec, opts.platform);
   const { pullToLayout } = await import('./registry/pull.js'); // the registry code loads only when used
   // Blobs the local store has (checked when they were written) are not downloaded again.
   const store = Store.existing();
@@ -140,7 +147,7 @@ async function openRegistry(spec: string, opts: OpenOptions): Promise<ArchiveSou
   const tree = await DirTree.open(dir);
   const b = new CatalogBuilder();
   await readOciLayout(tree, b);
-  return new ArchiveSource(spec, tree, 'none', b.build('oci-layout'));
+  return new ArchiveSource(spec, tree, 'none', b.build('oci-layout'), () => rmSync(dir, { recursive: true, force: true }));
 }
 
 /** `imgpack-delta.json` marks a delta bundle; a malformed one is a problem, and nothing is excused. */

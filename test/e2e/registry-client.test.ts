@@ -207,4 +207,36 @@ describe('pull faults', () => {
       delete process.env.IMGPACK_MAX_JSON;
     }
   });
+
+  it('a rerun after a failed pull fetches only what is missing', async () => {
+    process.env.IMGPACK_CACHE = join(dir, 'cache');
+    let down = true;
+    registry = await startFakeRegistry({
+      fault: (req, res) => {
+        // The app layer cannot be had on the first run: 503 for good (the retries give up).
+        if (down && req.url?.endsWith(app.layers[1].digest)) {
+          res.statusCode = 503;
+          res.end();
+          return true;
+        }
+        return false;
+      },
+    });
+    seed(registry, 'team/app', '1', app);
+    try {
+      const out = join(dir, 'rerun.tar');
+      const first = await runCli('pull', `${registry.host}/team/app:1`, '-o', out);
+      expect(first.code).toBe(2);
+      expect(registry.log.filter((l) => l.endsWith(app.layers[0].digest))).toHaveLength(1); // the 4 MB base arrived
+      down = false;
+      const second = await runCli('pull', `${registry.host}/team/app:1`, '-o', out);
+      expect(second.code, second.stderr).toBe(0);
+      expect(registry.log.filter((l) => l.endsWith(app.layers[0].digest))).toHaveLength(1); // not fetched again
+      expect(await pulledId(out)).toBe(app.config.digest);
+      const { readdirSync } = await import('node:fs');
+      expect(readdirSync(join(dir, 'cache', 'pulls'))).toEqual([]); // the finished pull's downloads are gone
+    } finally {
+      delete process.env.IMGPACK_CACHE;
+    }
+  });
 });
