@@ -79,6 +79,8 @@ row('cat | sha256sum (load baseline)', catHash);
 row('imgpack load (into a fresh store)', measure([...imgpack, '--store', store, 'load', '-i', archive], () => rmSync(store, { recursive: true, force: true })), catHash, 'cat+sha256');
 const catCopy = measure(['sh', '-c', `cat '${archive}' > '${out('cat-copy.tar')}'`], clean('cat-copy.tar'));
 row('cat > file (save baseline)', catCopy);
+// imgpack fsyncs what it writes (a USB stick pulled too early must not hold a set that looks whole).
+row('cat > file && sync (durable, as imgpack writes)', measure(['sh', '-c', `cat '${archive}' > '${out('cat-copy.tar')}' && sync '${out('cat-copy.tar')}'`], clean('cat-copy.tar')));
 row('imgpack save --all -o file', measure([...imgpack, '--store', store, 'save', '--all', '-o', out('saved.tar')], clean('saved.tar')), catCopy, 'cat');
 const vclean = () => spawnSync('sh', ['-c', `rm -f '${out('vol.tar')}'.* '${out('byhand')}'.*`]);
 // What the same job takes by hand: split into volumes, sha256 of the whole and of each volume.

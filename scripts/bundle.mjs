@@ -8,14 +8,17 @@
  * than all at start-up, there is no ES module loader to start (--version: 1.15x `node -e 0`
  * instead of 1.4x), and Node 20 runs a single executable's script only as CommonJS, so the bundle
  * and the executable (scripts/sea.mjs) are the same code.
- *   node scripts/bundle.mjs [--outfile F]
+ *   node scripts/bundle.mjs [--outfile F] [--plain]
  */
 import { build } from 'esbuild';
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const root = new URL('..', import.meta.url).pathname;
-const { values } = parseArgs({ options: { outfile: { type: 'string' } } });
+// --plain: the program alone, without the code-cache loader (the executable has V8's cache inside).
+const { values } = parseArgs({ options: { outfile: { type: 'string' }, plain: { type: 'boolean' } } });
 const outfile = values.outfile ?? `${root}dist/imgpack.cjs`;
 const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
 
@@ -33,10 +36,17 @@ const result = await build({
     'import.meta.url': 'undefined',
   },
   legalComments: 'eof',
-  banner: { js: `#!/usr/bin/env node\n// imgpack ${version}: the single-file build (npm run build:bundle). Runs with Node >= 20 alone.` },
   logLevel: 'warning',
   metafile: true,
+  write: false,
 });
+const program = result.outputFiles[0].text;
+const banner = `#!/usr/bin/env node\n// imgpack ${version}: the single-file build (npm run build:bundle). Runs with Node >= 20 alone.\n`;
+const key = createHash('sha256').update(program).digest('hex').slice(0, 16);
+const loader = readFileSync(`${root}scripts/bundle-loader.cjs`, 'utf8');
+const text = values.plain ? program : loader.replace('__IMGPACK_SOURCE__', () => JSON.stringify(program)).replace('__IMGPACK_KEY__', () => JSON.stringify(key));
+mkdirSync(dirname(outfile), { recursive: true });
+writeFileSync(outfile, banner + text);
 chmodSync(outfile, 0o755);
 const inputs = Object.keys(result.metafile.inputs);
 const packages = new Set(inputs.filter((i) => i.includes('node_modules/')).map((i) => i.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, '$1')));

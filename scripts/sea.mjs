@@ -20,7 +20,7 @@ const outfile = values.outfile ?? `${root}dist/imgpack`;
 const work = mkdtempSync(join(tmpdir(), 'imgpack-sea-'));
 try {
   const main = join(work, 'imgpack.cjs');
-  execFileSync(process.execPath, [`${root}scripts/bundle.mjs`, '--outfile', main], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, [`${root}scripts/bundle.mjs`, '--outfile', main, '--plain'], { stdio: ['ignore', 'ignore', 'inherit'] });
   // The embedded script is compiled as a function body, where a #! line is a syntax error.
   writeFileSync(main, readFileSync(main, 'utf8').replace(/^#!.*\n/, ''));
   const blob = join(work, 'sea-prep.blob');
