@@ -10,6 +10,7 @@ import type { CommandContext } from './context.js';
 import { VERSION } from '../version.js';
 import { collect } from './context.js';
 import { configureRegistries } from '../formats/registry/settings.js';
+import { setSpoolBase } from '../io/temp.js';
 
 interface CommandModule {
   register(program: Command, ctx: CommandContext): void;
@@ -51,7 +52,7 @@ const COMMANDS: { names: string[]; load: () => Promise<CommandModule> }[] = [
 ];
 
 /** Global options that take a value (the word after them is not the command). */
-const GLOBAL_WITH_VALUE = new Set(['--store', '--ca-file']);
+const GLOBAL_WITH_VALUE = new Set(['--store', '--ca-file', '--tmpdir']);
 
 /** The command files the arguments need: the one they name, or all of them. */
 export async function commandsFor(args: string[]): Promise<CommandModule[]> {
@@ -72,6 +73,7 @@ export function buildProgram(ctx: CommandContext, commands: CommandModule[]): Co
     .version(VERSION, '-v, --version')
     .option('-q, --quiet', 'print only errors')
     .option('--store <dir>', 'the local image store (default: $IMGPACK_STORE, else $XDG_DATA_HOME/imgpack/store, else ~/.local/share/imgpack/store)')
+    .option('--tmpdir <dir>', 'where spooled temporaries go: standard input, decompressed input (default: $IMGPACK_TMPDIR, else $TMPDIR)')
     .option('--ca-file <file>', 'registries: trust this CA too (repeatable; also /etc/docker/certs.d/HOST:PORT/*.crt)', collect, [])
     .option('--insecure', 'registries: do not verify TLS certificates, and allow plain HTTP')
     .option('--plain-http', 'registries: speak plain HTTP (loopback registries may anyway, as with docker)')
@@ -94,6 +96,7 @@ Examples:
     setStorePath(cmd.opts().store);
     const o = cmd.opts();
     configureRegistries({ caFiles: o.caFile, insecure: !!o.insecure, plainHttp: !!o.plainHttp });
+    setSpoolBase(o.tmpdir);
   });
   for (const c of commands) c.register(program, ctx);
   for (const sub of program.commands) {

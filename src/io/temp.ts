@@ -3,6 +3,7 @@
  * their targets. Every one is registered so that an exit or a signal removes it; nothing partial
  * is left behind under any name.
  */
+import { fromSystemError } from '../errors.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,19 +47,27 @@ export function releaseTemp(path: string): void {
 }
 
 let dir: string | undefined;
+let chosenBase: string | undefined;
 
-/** A private directory under $TMPDIR for this process's spooled files. */
-export function spoolDir(base = process.env.IMGPACK_TMPDIR || tmpdir()): string {
+/** A private directory for this process's spooled files: under --tmpdir, else $IMGPACK_TMPDIR, else $TMPDIR. */
+export function spoolDir(): string {
   if (!dir) {
-    dir = mkdtempSync(join(base, 'imgpack-'));
+    const base = chosenBase || process.env.IMGPACK_TMPDIR || tmpdir();
+    try {
+      dir = mkdtempSync(join(base, 'imgpack-'));
+    } catch (e) {
+      throw fromSystemError(e, base);
+    }
     registerTemp(dir);
   }
   return dir;
 }
 
-export function setSpoolBase(base: string): void {
-  dir = mkdtempSync(join(base, 'imgpack-'));
-  registerTemp(dir);
+/** --tmpdir DIR (CLI.md): where spooled temporaries go; created on first use, under DIR. */
+export function setSpoolBase(base: string | undefined): void {
+  if (base === chosenBase) return;
+  chosenBase = base;
+  dir = undefined; // the next spool goes under the new base
 }
 
 /** A temporary name beside `target`, e.g. `.out.tar.imgpack-1a2b3c.tmp`. */

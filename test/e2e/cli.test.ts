@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { buildImage, dockerArchiveEntries, ociEntries, tarBuffer } from '../../src/testing/build.js';
@@ -122,5 +123,18 @@ describe('writing to standard output', () => {
     const again = spawnSync(process.execPath, fromSource('verify', back, '--json'), { cwd });
     expect(JSON.parse(again.stdout.toString())).toMatchObject({ ok: true, format: 'hybrid', images: 2 });
     expect(r.stderr.toString()).toMatch(/^Wrote standard output \(hybrid\)/);
+  });
+
+  it('--tmpdir says where a compressed input is spooled; one that cannot be used is an exit 2 naming it', async () => {
+    const gz = writeTemp(dir, 'two.tar.gz', gzipSync(readFileSync(archive)));
+    const spool = join(dir, 'spool-here');
+    mkdirSync(spool);
+    const ok = await runCli('--tmpdir', spool, 'inspect', gz, '--json');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json().images).toHaveLength(2);
+    if (!process.env.IMGPACK_BIN) expect(readdirSync(spool).some((n) => n.startsWith('imgpack-'))).toBe(true); // in-process: still there until exit
+    const bad = await runCli('--tmpdir', join(dir, 'no-such-dir'), 'inspect', gz);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(`imgpack: no such file or directory (${join(dir, 'no-such-dir')})\n`);
   });
 });
