@@ -17,6 +17,23 @@ imgpack verify samples/web.docker.tar
 step "verify samples/web-corrupt.tar.gz   # one byte changed, as a bad USB stick does"
 if imgpack verify samples/web-corrupt.tar.gz; then echo "verify should have failed" >&2; exit 1; else echo "(exit $?: the damage is named before docker load ever sees it)"; fi
 
+# The air gap: the connected side loads images into its store and saves them onto the "USB
+# drive" as volumes with a transfer manifest, with imgpack itself beside them; the far side
+# checks every volume and loads them into its own store, with no daemon on either side.
+step "--store near load -i samples/web.docker.tar -i samples/tool.oci.tar"
+imgpack --store "$out/near" load -i samples/web.docker.tar -i samples/tool.oci.tar
+mkdir "$out/usb"   # the drive
+step "--store near save --all -o usb/bundle.tar --volume-size 1M"
+imgpack --store "$out/near" save --all -o "$out/usb/bundle.tar" --volume-size 1M
+step "self-copy usb/"
+imgpack self-copy "$out/usb/"
+step "verify usb/bundle.tar.001   # on the far side"
+imgpack verify "$out/usb/bundle.tar.001"
+step "--store far load -i usb/bundle.tar.001"
+imgpack --store "$out/far" load -i "$out/usb/bundle.tar.001"
+step "--store far images"
+imgpack --store "$out/far" images
+
 step merge samples/web.docker.tar samples/tool.oci.tar -o bundle.tar
 imgpack merge samples/web.docker.tar samples/tool.oci.tar -o "$out/bundle.tar"
 step retag bundle.tar --replace-prefix docker.io/=registry.local:5000/ --replace-prefix quay.io/=registry.local:5000/ -o mirror.tar
