@@ -26,3 +26,10 @@ export { loadIntoStore, listImages, removeImages, pruneStore, renameInStore, typ
 export { chunkFile, joinVolumes } from './ops/volumes-ops.js';
 export { parseSize, findVolumeSet, checkVolumes, type TransferManifest } from './io/volumes.js';
 export { startServe, parseListen, type ServeOptions, type RunningServer } from './serve/server.js';
+export { pushPlan, pushTargetOf, type PushTarget, type PushReport, type PushedRepository } from './ops/push.js';
+export { pullToLayout, type PullOptions } from './formats/registry/pull.js';
+export { configureRegistries, type RegistrySettings } from './formats/registry/settings.js';
+export { inventoryOfSource, buildInventory, serializeInventory, readExclusion } from './ops/inventory.js';
+export { applyDelta } from './ops/apply.js';
+export { repairVolumes, type RepairResult } from './ops/repair.js';
+export { generateKey, signManifest, checkTrust } from './ops/signing.js';
