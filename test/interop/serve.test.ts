@@ -3,8 +3,8 @@
  * podman pull, docker 26 pull (a private dockerd from ../shared/tools/realtools), and TLS with a
  * CA and a server certificate made with the openssl CLI.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +102,39 @@ describe.skipIf(!available)('imgpack serve with real clients', () => {
     const id = rt(`rt_docker containerd image inspect --format '{{.Id}}' ${q(ref)}`);
     expect(id.stdout.trim()).toBe(await storeDigest(store, 'docker.io/imgpack/multi:list'));
     rt(`rt_docker containerd rmi -f ${q(ref)} >/dev/null 2>&1`, 60_000);
+  });
+
+  it('containerd (ctr: the resolver Kubernetes nodes use through CRI) pulls from it, directly and as a docker.io / quay.io mirror (hosts.toml)', async () => {
+    // A private containerd 1.6 (Debian's), its socket and state under the test's folder.
+    const ctrd = join(work, 'containerd');
+    mkdirSync(join(ctrd, 'certs.d', 'docker.io'), { recursive: true });
+    mkdirSync(join(ctrd, 'certs.d', 'quay.io'), { recursive: true });
+    const sock = join(ctrd, 'containerd.sock');
+    writeFileSync(join(ctrd, 'config.toml'), `version = 2\nroot = "${ctrd}/root"\nstate = "${ctrd}/state"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "${sock}"\n`);
+    const daemon = spawn('containerd', ['--config', join(ctrd, 'config.toml')], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 40 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 250));
+      const ctr = (...args: string[]) => spawnSync('ctr', ['--address', sock, ...args], { encoding: 'utf8', timeout: 120_000 });
+      const direct = ctr('images', 'pull', '--plain-http', '--all-platforms', `${serve.address}/imgpack/multi:list`);
+      expect(direct.status, direct.stderr).toBe(0);
+      // As a mirror: the names users pull stay docker.io/... and quay.io/...; containerd asks serve.
+      for (const upstream of ['docker.io', 'quay.io']) {
+        writeFileSync(join(ctrd, 'certs.d', upstream, 'hosts.toml'), `server = "https://${upstream}"\n[host."http://${serve.address}"]\n  capabilities = ["pull", "resolve"]\n`);
+      }
+      expect((await runCli('--store', store, 'tag', 'store:', 'imgpack/app:1', 'quay.io/team/app:1')).code).toBe(0);
+      for (const ref of ['docker.io/imgpack/app:1', 'quay.io/team/app:1']) {
+        const viaMirror = ctr('images', 'pull', '--hosts-dir', join(ctrd, 'certs.d'), ref);
+        expect(viaMirror.status, `${ref}: ${viaMirror.stderr}`).toBe(0);
+      }
+      const list = ctr('images', 'ls').stdout;
+      const digestOf = (ref: string) => list.split('\n').find((l) => l.startsWith(`${ref} `))?.split(/\s+/)[2];
+      expect(digestOf(`${serve.address}/imgpack/multi:list`)).toBe(await storeDigest(store, 'docker.io/imgpack/multi:list'));
+      expect(digestOf('docker.io/imgpack/app:1')).toBe(await storeDigest(store, 'docker.io/imgpack/app:1'));
+      expect(digestOf('quay.io/team/app:1')).toBe(await storeDigest(store, 'quay.io/team/app:1'));
+    } finally {
+      daemon.kill('SIGTERM');
+      await new Promise<void>((r) => { if (daemon.exitCode !== null) r(); else daemon.once('exit', () => r()); });
+    }
   });
 
   it('a push by skopeo (and by docker 26) lands in an empty store: imgpack images shows it, verify passes; --read-only refuses it', async () => {
