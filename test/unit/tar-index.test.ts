@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { indexTarFile } from '../../src/io/tar-index.js';
+import { encodeHeader } from '../../src/io/tar-writer.js';
 import { tarBuffer } from '../../src/testing/build.js';
 import { content, END, header, member } from '../helpers/raw-tar.js';
 import { tempDir, writeTemp } from '../helpers/tmp.js';
@@ -67,5 +71,24 @@ describe('seek-based tar index', () => {
     expect((await indexTarFile(write(member('a', '1')))).problems.map((p) => [p.code, p.severity])).toEqual([['tar-no-end', 'error']]);
     const garbage = Buffer.concat([member('a', '1'), END, Buffer.from('garbage')]);
     expect((await indexTarFile(write(garbage))).problems.map((p) => [p.code, p.severity])).toEqual([['tar-trailing-garbage', 'warning']]);
+  });
+
+  it('a member of 9 GiB written by our encoder (PAX size and base-256) reads back exactly, and GNU tar agrees', async () => {
+    // A sparse file: header, 9 GiB of holes, padding, end blocks. Nothing is really written.
+    const size = 9 * 2 ** 30 + 123;
+    const path = join(dir, 'huge.tar');
+    const head = encodeHeader({ name: 'big.bin', size, type: '0' });
+    const fd = openSync(path, 'w');
+    writeSync(fd, head, 0, head.length, 0);
+    const end = head.length + Math.ceil(size / 512) * 512;
+    writeSync(fd, Buffer.alloc(1024), 0, 1024, end);
+    closeSync(fd);
+    const idx = await indexTarFile(path);
+    expect(idx.problems).toEqual([]);
+    expect(idx.entries.map((e) => [e.name, e.size, e.dataOffset])).toEqual([['big.bin', size, head.length]]);
+    const gnu = spawnSync('tar', ['-tvf', path], { encoding: 'utf8', timeout: 60_000 });
+    if (gnu.error) return; // no GNU tar here
+    expect(gnu.status, gnu.stderr).toBe(0);
+    expect(gnu.stdout).toMatch(new RegExp(`\\s${size}\\s.*big\\.bin\\n$`));
   });
 });
