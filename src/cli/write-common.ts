@@ -34,6 +34,7 @@ export interface WriteFlags {
   deltaDocker?: boolean;
   parity?: string;
   sign?: string;
+  loadableVolumes?: boolean;
 }
 
 export function addSelectOptions(cmd: Command): Command {
@@ -66,6 +67,7 @@ export function addTransferOptions(cmd: Command): Command {
     .option('--exclude-from <inventory>', 'a delta: leave out every layer blob the inventory (imgpack inventory) lists')
     .option('--delta-docker', 'with --exclude-from: leave out the layers by chain ID, as docker load skips them (docker-archive or hybrid; classic docker engines, not the containerd store)')
     .option('--parity <n>', 'with --volume-size: add N parity volumes FILE.p01... that can rebuild any N lost or damaged volumes')
+    .option('--loadable-volumes', 'with --volume-size: each volume a complete archive of whole images (docker load -i FILE.002 works alone), not a byte split')
     .option('--sign <key>', 'sign the transfer manifest with this private key (imgpack key generate): FILE.imgpack.json.sig');
 }
 
@@ -160,7 +162,8 @@ export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer
 }
 
 export function outputOf(flags: WriteFlags): ResolvedOutput {
-  return resolveOutput(flags.output ?? '', { format: flags.format, compress: flags.compress, volumeSize: flags.volumeSize, parity: flags.parity, transferManifest: !!flags.sign });
+  if (flags.sign && flags.loadableVolumes) throw usage('usage', '--sign does not go with --loadable-volumes yet: sign a byte-split set', flags.output);
+  return resolveOutput(flags.output ?? '', { format: flags.format, compress: flags.compress, volumeSize: flags.volumeSize, parity: flags.parity, transferManifest: !!flags.sign, loadableVolumes: flags.loadableVolumes });
 }
 
 /** One line per name pushed, on standard output, like docker push's last line. */

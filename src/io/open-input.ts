@@ -31,7 +31,11 @@ export interface OpenedInput {
 export async function openInput(spec: string): Promise<OpenedInput> {
   if (spec === '-') return openStream(process.stdin, '-');
   const volumes = findVolumeSet(spec);
-  if (volumes) return openVolumes(volumes, spec);
+  if (volumes?.loadable && spec.endsWith('.imgpack.json')) {
+    throw usage('loadable-volumes', 'this set\'s volumes are archives of their own (--loadable-volumes): open one of them, or give the set to load -i or verify, which read them all', spec);
+  }
+  // A volume of a loadable set is a complete archive: it opens as one.
+  if (volumes && !volumes.loadable) return openVolumes(volumes, spec);
   let st;
   try {
     st = await stat(spec);

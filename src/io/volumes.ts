@@ -36,9 +36,15 @@ export interface TransferManifest {
   format?: string;
   compression?: string;
   images: { id: string; names: string[]; platform?: string }[];
-  volumes: { name: string; size: number; sha256: string }[];
+  volumes: { name: string; size: number; sha256: string; images?: string[] }[];
+  /** The volumes' total size and the sha256 of their bytes in order (what `cat FILE.0*` gives). */
   size: number;
   sha256: string;
+  /**
+   * Loadable volumes: each volume is a complete archive of the images listed on it (that docker
+   * load takes on its own), not a byte split; `cat FILE.0*` does not rebuild anything.
+   */
+  loadable?: true;
   /** Every blob in the archive (what a signature over this manifest pins, beyond the bytes). */
   blobs?: { digest: string; size: number }[];
   /** Set for a delta bundle: the inventory it was cut against and the blobs it leaves out. */
@@ -193,7 +199,7 @@ export function writeFileManifest(target: string, info: Omit<TransferManifest, '
   return manifest;
 }
 
-function writeManifestFile(target: string, manifest: TransferManifest): void {
+export function writeManifestFile(target: string, manifest: TransferManifest): void {
   const temp = siblingTempName(manifestPathOf(target));
   const fd = openSync(temp, 'wx');
   try {
@@ -206,7 +212,7 @@ function writeManifestFile(target: string, manifest: TransferManifest): void {
 }
 
 /** Volumes of an older, longer set under the same name would be read as part of this one. */
-function removeStaleVolumes(target: string, count: number, parity: number): void {
+export function removeStaleVolumes(target: string, count: number, parity: number): void {
   for (let n = count + 1; existsSync(volumeName(target, n)); n++) rmSync(volumeName(target, n), { force: true });
   for (let i = parity; existsSync(parityName(target, i)); i++) rmSync(parityName(target, i), { force: true });
 }
@@ -216,6 +222,8 @@ export interface VolumeSet {
   base: string;
   manifest?: TransferManifest;
   files: string[];
+  /** Each volume is an archive of its own (--loadable-volumes), not a byte split. */
+  loadable?: boolean;
 }
 
 /** FILE.001 or FILE.imgpack.json names a volume set; anything else does not. */
@@ -235,7 +243,7 @@ export function findVolumeSet(spec: string): VolumeSet | undefined {
     if (manifest.kind !== 'imgpack-transfer' || !Array.isArray(manifest.volumes)) throw invalid('bad-transfer-manifest', 'not an imgpack transfer manifest', manifestPath);
     const dir = dirname(manifestPath);
     for (const v of manifest.volumes) if (v.name.includes('/') || v.name.includes('..')) throw invalid('bad-transfer-manifest', 'a volume name must be a plain file name', v.name);
-    return { base, manifest, files: manifest.volumes.map((v) => join(dir, v.name)) };
+    return { base, manifest, files: manifest.volumes.map((v) => join(dir, v.name)), loadable: manifest.loadable === true };
   }
   if (spec.endsWith(MANIFEST_SUFFIX)) throw usage('enoent', 'no such file or directory', spec);
   const files: string[] = [];
@@ -337,3 +345,23 @@ export class VolumeError extends ImgpackError {
   }
 }
 
+
+/**
+ * The archives a list of inputs stands for: a set of --loadable-volumes, named by FILE.001 or
+ * its manifest, stands for every one of its volumes, each checked against the manifest first (a
+ * missing, short or altered volume is named before anything is read); any other input for itself.
+ */
+export async function expandLoadableSets(specs: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const spec of specs) {
+    const set = spec === '-' ? undefined : findVolumeSet(spec);
+    if (!set?.loadable) {
+      out.push(spec);
+      continue;
+    }
+    const problems = (await checkVolumes(set)).filter((p) => p.code.startsWith('volume-'));
+    if (problems.length) throw new VolumeError(problems, spec);
+    out.push(...set.files);
+  }
+  return out;
+}

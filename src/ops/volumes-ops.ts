@@ -44,6 +44,7 @@ export async function chunkFile(file: string, volumeSize: number): Promise<Trans
 export async function joinVolumes(spec: string, target: string): Promise<{ size: number; sha256: string; volumes: number }> {
   const set = findVolumeSet(spec);
   if (!set) throw usage('usage', 'name the first volume (FILE.001) or the transfer manifest (FILE.imgpack.json)', spec);
+  if (set.loadable) throw usage('loadable-volumes', 'these volumes are archives of their own (--loadable-volumes): there is nothing to join; load or verify the set', spec);
   const problems = await checkVolumes(set);
   if (problems.length) throw new VolumeError(problems, spec);
   const total = set.files.reduce((n, f) => n + statSync(f).size, 0);

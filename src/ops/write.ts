@@ -18,6 +18,7 @@ import { StoreSink } from '../formats/store/store-sink.js';
 import { copy, type CopyOptions, type CopyReport } from './copy.js';
 import { planImages, type Plan } from './plan.js';
 import { pushPlan, pushTargetOf, type PushedRepository } from './push.js';
+import { writeLoadableVolumes } from './loadable-volumes.js';
 import type { PushOptions } from '../formats/registry/registry-sink.js';
 
 export const OUTPUT_FORMATS: OutputFormat[] = ['hybrid', 'docker-archive', 'oci-archive', 'oci-layout'];
@@ -31,6 +32,8 @@ export interface OutputOptions {
   parity?: string;
   /** Write FILE.imgpack.json beside a single-file output too (signing needs one). */
   transferManifest?: boolean;
+  /** Volumes that are each a complete archive (docker load takes each alone). */
+  loadableVolumes?: boolean;
 }
 
 export interface ResolvedOutput {
@@ -43,6 +46,8 @@ export interface ResolvedOutput {
   parity?: number;
   /** A single file gets FILE.imgpack.json too. */
   transferManifest?: boolean;
+  /** Each volume a complete archive of some of the images, not a byte split. */
+  loadable?: boolean;
 }
 
 /** Defaults (CLI.md): hybrid for a file; oci-layout for an existing directory or a path ending in '/'. */
@@ -76,11 +81,13 @@ export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutp
   if (compress === 'zstd') throw usage('unsupported', 'zstd output is not supported: no pure-JavaScript zstd encoder is bundled; use --compress gzip or none', target);
   if (compress !== 'none' && format === 'oci-layout') throw usage('bad-compress', 'a directory cannot be compressed', target);
   if (opts.parity !== undefined && opts.volumeSize === undefined) throw usage('usage', '--parity adds parity volumes to a volume set: give --volume-size too', opts.parity);
+  if (opts.loadableVolumes && opts.volumeSize === undefined) throw usage('usage', '--loadable-volumes needs --volume-size', target);
   if (opts.volumeSize !== undefined) {
     if (format === 'oci-layout' || target === '-') throw usage('usage', 'volumes are files: --volume-size needs -o FILE and a tar format', target);
     const parity = opts.parity === undefined ? undefined : Number(opts.parity);
     if (parity !== undefined && !(Number.isInteger(parity) && parity >= 1 && parity <= 99)) throw usage('usage', '--parity is a number of parity volumes, 1 to 99', opts.parity);
-    return { target, format, compress, volumeSize: parseSize(opts.volumeSize), ...(parity ? { parity } : {}) };
+    if (opts.loadableVolumes && parity) throw usage('usage', '--parity protects a byte split: it does not go with --loadable-volumes', target);
+    return { target, format, compress, volumeSize: parseSize(opts.volumeSize), ...(parity ? { parity } : {}), ...(opts.loadableVolumes ? { loadable: true } : {}) };
   }
   if (opts.transferManifest) {
     if (format === 'oci-layout' || target === '-') throw usage('usage', 'a transfer manifest describes files: this needs -o FILE and a tar format', target);
@@ -124,7 +131,7 @@ export function createSink(out: ResolvedOutput, plan?: Plan, info: VolumeInfo = 
 }
 
 /** What a transfer manifest says of the images inside. */
-function transferInfo(out: ResolvedOutput, plan?: Plan): VolumeInfo {
+export function transferInfo(out: ResolvedOutput, plan?: Plan): VolumeInfo {
   const images = plan ? planImages(plan).map((img) => ({
     id: img.id,
     names: [...new Set(plan.roots.filter((r) => (r.node.kind === 'manifest' && r.node.image === img) || (r.node.kind === 'index' && r.node.images.includes(img))).flatMap((r) => r.names))],
@@ -155,6 +162,10 @@ export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptio
     throw invalid('no-images', plan.roots.length ? 'the selection holds only artifacts, which a docker-archive cannot hold' : 'nothing to write: no image was selected', out.target);
   }
   if (out.format === 'registry') return pushPlan(plan, pushTargetOf(out.target), { onProgress: opts.onProgress, ...opts.push });
+  if (out.loadable) {
+    if (opts.exclude) throw usage('usage', '--exclude-from does not go with --loadable-volumes (a delta is not loadable alone)', out.target);
+    return writeLoadableVolumes(plan, out, opts);
+  }
   if (out.format === 'oci-layout') await checkOutputDir(out.target);
   const where = out.format === 'store' ? Store.open().root + '/' : resolve(out.target);
   if (opts.spaceCheck !== false) await checkFreeSpace(where, estimateSize(plan));

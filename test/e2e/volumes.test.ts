@@ -108,3 +108,56 @@ describe('volumes', () => {
     expect((await runCli('verify', `${target}.001`)).code).toBe(0);
   });
 });
+
+// Three images of about 400 kB each, sharing a small base: two fit in a 1M volume, not three.
+const sharedBase = { files: { 'etc/os-release': 'ID=base\n' } };
+const apps = await Promise.all([1, 2, 3].map((i) => buildImage({ names: [`app${i}:1`], layers: [sharedBase, { files: { [`app${i}`]: randomBytes(300_000).toString('base64') } }] }, 'docker')));
+const three = writeTemp(dir, 'three.tar', await tarBuffer(dockerArchiveEntries(apps)));
+
+describe('loadable volumes', () => {
+
+  it('each volume is a complete archive of whole images; verify and load take the set; damage is named first', async () => {
+    const target = join(dir, 'loadable', 'bundle.tar');
+    mkdirSync(join(target, '..'));
+    const r = await runCli('convert', three, '-o', target, '--volume-size', '1M', '--loadable-volumes', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(join(target, '..')).sort()).toEqual(['bundle.tar.001', 'bundle.tar.002', 'bundle.tar.imgpack.json']);
+    const manifest = JSON.parse(readFileSync(`${target}.imgpack.json`, 'utf8'));
+    expect(manifest.loadable).toBe(true);
+    expect(manifest.volumes.map((v: { images: string[] }) => v.images.length).sort()).toEqual([1, 2]);
+    expect(manifest.volumes.flatMap((v: { images: string[] }) => v.images).sort()).toEqual(apps.map((a) => a.config.digest).sort());
+    // Each volume alone: a hybrid archive with its images and the shared base inside it.
+    for (const v of manifest.volumes as { name: string; images: string[] }[]) {
+      const doc = (await runCli('inspect', join(dir, 'loadable', v.name), '--json')).json();
+      expect(doc.format).toBe('hybrid');
+      expect(doc.images.map((i: { id: string }) => i.id).sort()).toEqual([...v.images].sort());
+      expect((await runCli('verify', join(dir, 'loadable', v.name))).code).toBe(0);
+    }
+    const whole = await runCli('verify', `${target}.imgpack.json`, '--json');
+    expect(whole.code, whole.stdout).toBe(0);
+    expect(whole.json().images).toBe(3);
+    const store = join(dir, 'loadable-store');
+    const load = await runCli('--store', store, 'load', '-i', `${target}.001`);
+    expect(load.code, load.stderr).toBe(0);
+    expect(load.stdout.split('\n').filter(Boolean).sort()).toEqual(['Loaded image: app1:1', 'Loaded image: app2:1', 'Loaded image: app3:1']);
+    expect((await runCli('join', `${target}.001`, '-o', join(dir, 'x.tar'))).code).toBe(2); // nothing to join
+
+    const second = join(dir, 'loadable', 'bundle.tar.002');
+    const bytes = readFileSync(second);
+    bytes[bytes.length >> 1] ^= 1;
+    writeFileSync(second, bytes);
+    const bad = await runCli('verify', `${target}.001`, '--json');
+    expect(bad.code).toBe(1);
+    expect(bad.json().problems.map((p: { message: string }) => p.message)).toEqual(['bundle.tar.002: sha256 mismatch']);
+    const refused = await runCli('--store', join(dir, 'loadable-store-2'), 'load', '-i', `${target}.imgpack.json`);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^imgpack: volumes are missing or damaged, nothing was read: bundle\.tar\.002: sha256 mismatch/);
+  });
+
+  it('an image bigger than a volume is refused, naming it', async () => {
+    const r = await runCli('convert', archive, '-o', join(dir, 'toobig.tar'), '--volume-size', '1M', '--loadable-volumes');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^imgpack: big:1 needs about \d+ bytes, more than a volume of 1048576: a loadable volume holds whole images/);
+    expect(existsSync(join(dir, 'toobig.tar.001'))).toBe(false);
+  });
+});

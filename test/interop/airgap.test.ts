@@ -51,4 +51,18 @@ describe.skipIf(!available)('carry images across an air gap', () => {
     expect(other.code).toBe(1);
     expect(other.stderr).toContain('bundle.tar.002: sha256 mismatch');
   });
+
+  it('--loadable-volumes: every real consumer loads each volume on its own', async () => {
+    const usb = join(work, 'usb-loadable', 'bundle.tar');
+    mkdirSync(join(work, 'usb-loadable'));
+    // app:1 and app2:1 of multi.tar are about 2 MB each with a shared base: 3M holds one of them.
+    const s = await cli('save', 'imgpack/app:1', 'imgpack/app2:1', 'imgpack/base:1', '-o', usb, '--volume-size', '3M', '--loadable-volumes');
+    expect(s.code, s.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(`${usb}.imgpack.json`, 'utf8'));
+    expect(manifest.volumes.length).toBeGreaterThanOrEqual(2);
+    for (const v of manifest.volumes as { name: string }[]) {
+      const r = accepts(join(work, 'usb-loadable', v.name));
+      expect(r.code, `${v.name}: ${r.output}`).toBe(0);
+    }
+  });
 });

@@ -8,6 +8,7 @@ import { printJson } from '../io.js';
 import { progressFor, type Progress } from '../progress.js';
 import { withSources } from '../write-common.js';
 import { checkTrust } from '../../ops/signing.js';
+import { expandLoadableSets } from '../../io/volumes.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -27,6 +28,7 @@ Examples:
       ctx.io.json = !!flags.json;
       let specs = flags.input.length ? flags.input : ['-'];
       if (flags.trust) specs = specs.map((s) => checkTrust(s, flags.trust!).open);
+      specs = await expandLoadableSets(specs); // each loadable volume is an archive of its own
       await withSources(specs, async (sources) => {
         let progress: Progress | undefined;
         let phase = '';
