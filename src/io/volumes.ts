@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ImgpackError, invalid, usage } from '../errors.js';
 import { HashPool } from './hash-pool.js';
+import { writeFileAtomically } from './atomic.js';
 import { registerTemp, releaseTemp, siblingTempName } from './temp.js';
 import type { ByteSink } from './tar-writer.js';
 import { SegmentedFile } from './segmented-file.js';
@@ -116,7 +117,7 @@ export class VolumeSink implements ByteSink {
     v.sha256.catch(() => {});
   }
 
-  /** fsync, rename every volume into place, then write the manifest: the set appears whole. */
+  /** Hashes, parity, then every volume into place and the manifest: the set appears whole. */
   async commit(info: Omit<TransferManifest, 'kind' | 'version' | 'volumes' | 'size' | 'sha256'>): Promise<TransferManifest> {
     if (this.volumes.length === 0) this.next();
     this.seal(this.volumes[this.volumes.length - 1]);
@@ -124,27 +125,13 @@ export class VolumeSink implements ByteSink {
     await this.pool.close();
     const volumes = this.volumes.map((v, i) => ({ name: basename(volumeName(this.target, i + 1)), size: v.size, sha256: hashes[i], temp: v.temp }));
     const parity = this.parity > 0 ? this.writeParity(volumes) : undefined;
-    removeStaleVolumes(this.target, volumes.length, parity?.temps.length ?? 0);
-    // The set must never look whole when it is not (kill -9 between two renames): the old
-    // manifest and the old FILE.001 go first, and the volumes are renamed last to first, so
-    // FILE.001, which names the set, appears only when every other volume is in place.
-    rmSync(manifestPathOf(this.target), { force: true });
-    rmSync(volumeName(this.target, 1), { force: true });
-    for (let i = volumes.length - 1; i >= 0; i--) {
-      renameSync(volumes[i].temp, volumeName(this.target, i + 1));
-      releaseTemp(volumes[i].temp);
-    }
-    for (const p of parity?.temps ?? []) {
-      renameSync(p.temp, p.path);
-      releaseTemp(p.temp);
-    }
     const manifest: TransferManifest = {
       kind: 'imgpack-transfer', version: 1, ...info,
       volumes: volumes.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
       size: this.totalSize, sha256: `sha256:${this.whole.digest('hex')}`,
       ...(parity ? { parity: parity.info } : {}),
     };
-    writeManifestFile(this.target, manifest);
+    publishVolumes(this.target, volumes.map((v) => v.temp), parity?.temps ?? [], manifest);
     return manifest;
   }
 
@@ -199,20 +186,33 @@ export function writeFileManifest(target: string, info: Omit<TransferManifest, '
   return manifest;
 }
 
-export function writeManifestFile(target: string, manifest: TransferManifest): void {
-  const temp = siblingTempName(manifestPathOf(target));
-  const fd = openSync(temp, 'wx');
-  try {
-    writeSync(fd, JSON.stringify(manifest, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+function writeManifestFile(target: string, manifest: TransferManifest): void {
+  writeFileAtomically(manifestPathOf(target), JSON.stringify(manifest, null, 2) + '\n');
+}
+
+/**
+ * Finished volumes from their temporary names into place, then the manifest. The set must never
+ * look whole when it is not (kill -9 between two renames): the old manifest and the old FILE.001
+ * go first, and the volumes are renamed last to first, so that FILE.001, which names the set,
+ * appears only when every other volume is in place.
+ */
+export function publishVolumes(target: string, temps: string[], parity: { temp: string; path: string }[], manifest: TransferManifest): void {
+  removeStaleVolumes(target, temps.length, parity.length);
+  rmSync(manifestPathOf(target), { force: true });
+  rmSync(volumeName(target, 1), { force: true });
+  for (let i = temps.length - 1; i >= 0; i--) {
+    renameSync(temps[i], volumeName(target, i + 1));
+    releaseTemp(temps[i]);
   }
-  renameSync(temp, manifestPathOf(target));
+  for (const p of parity) {
+    renameSync(p.temp, p.path);
+    releaseTemp(p.temp);
+  }
+  writeManifestFile(target, manifest);
 }
 
 /** Volumes of an older, longer set under the same name would be read as part of this one. */
-export function removeStaleVolumes(target: string, count: number, parity: number): void {
+function removeStaleVolumes(target: string, count: number, parity: number): void {
   for (let n = count + 1; existsSync(volumeName(target, n)); n++) rmSync(volumeName(target, n), { force: true });
   for (let i = parity; existsSync(parityName(target, i)); i++) rmSync(parityName(target, i), { force: true });
 }

@@ -3,17 +3,16 @@
  * `docker load -i FILE.002` works on any one of them, with no imgpack on the far side. Images are
  * packed into volumes (largest first, each into the volume it grows least; a layer two images
  * share is written in each volume that holds one of them). Each volume is written by the one copy
- * engine like any archive, under a temporary name; the set appears as a byte-split set does:
- * volumes renamed last to first, FILE.001 last, then the transfer manifest, which marks the set
- * loadable and lists each volume's images.
+ * engine like any archive, under a temporary name; the set appears as a byte-split set does
+ * (publishVolumes), with a transfer manifest that marks it loadable and lists each volume's images.
  */
-import { renameSync, rmSync, statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { invalid } from '../errors.js';
 import { HashPool } from '../io/hash-pool.js';
 import { checkFreeSpace } from '../io/output.js';
-import { registerTemp, releaseTemp, siblingTempName } from '../io/temp.js';
-import { manifestPathOf, removeStaleVolumes, volumeName, writeManifestFile, type TransferManifest } from '../io/volumes.js';
+import { registerTemp, siblingTempName } from '../io/temp.js';
+import { publishVolumes, volumeName, type TransferManifest } from '../io/volumes.js';
 import { familiarName } from '../model/reference.js';
 import type { CopyOptions, CopyReport } from './copy.js';
 import type { Plan, PlanRoot } from './plan.js';
@@ -56,15 +55,7 @@ export async function writeLoadableVolumes(plan: Plan, out: ResolvedOutput, opts
       size: temps.reduce((n, t) => n + statSync(t.temp).size, 0),
       sha256: whole,
     };
-    // As for a byte split: the set never looks whole when it is not (see VolumeSink.commit).
-    removeStaleVolumes(out.target, temps.length, 0);
-    rmSync(manifestPathOf(out.target), { force: true });
-    rmSync(volumeName(out.target, 1), { force: true });
-    for (let i = temps.length - 1; i >= 0; i--) {
-      renameSync(temps[i].temp, volumeName(out.target, i + 1));
-      releaseTemp(temps[i].temp);
-    }
-    writeManifestFile(out.target, manifest);
+    publishVolumes(out.target, temps.map((t) => t.temp), [], manifest);
     return { ...report, transfer: manifest };
   } catch (e) {
     for (const t of temps) rmSync(t.temp, { force: true });

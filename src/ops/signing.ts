@@ -8,12 +8,12 @@
  * FILE.imgpack.json.sig: `{ "kind": "imgpack-signature", "version": 1, "algorithm": "ed25519",
  * "keyId": "<first 16 hex of sha256 of the public key's DER>", "signature": "<base64>" }`.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { writeFileAtomically } from '../io/atomic.js';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { fromSystemError, invalid, usage } from '../errors.js';
 import { findVolumeSet, manifestPathOf, type TransferManifest } from '../io/volumes.js';
-import { registerTemp, releaseTemp, siblingTempName } from '../io/temp.js';
 
 export const SIGNATURE_SUFFIX = '.sig';
 
@@ -29,32 +29,13 @@ export function keyIdOf(publicKey: KeyObject): string {
   return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 }
 
-/** Writes `data` under `path` atomically, with `mode` from the start (a private key is never readable by others). */
-function writeAtomic(path: string, data: string, mode: number): void {
-  const temp = siblingTempName(path);
-  const remove = registerTemp(temp);
-  try {
-    const fd = openSync(temp, 'wx', mode);
-    try {
-      writeSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
-    releaseTemp(temp);
-  } catch (e) {
-    remove();
-    throw fromSystemError(e, path);
-  }
-}
 
 export function generateKey(path: string): { privateKey: string; publicKey: string; keyId: string } {
   const pub = `${path}.pub`;
   for (const p of [path, pub]) if (existsSync(p)) throw usage('output-exists', 'a key is never overwritten; remove it first or choose another name', p);
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  writeAtomic(path, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
-  writeAtomic(pub, publicKey.export({ type: 'spki', format: 'pem' }) as string, 0o644);
+  writeFileAtomically(path, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
+  writeFileAtomically(pub, publicKey.export({ type: 'spki', format: 'pem' }) as string, 0o644);
   return { privateKey: path, publicKey: pub, keyId: keyIdOf(publicKey) };
 }
 
@@ -90,7 +71,7 @@ export function signManifest(manifestPath: string, keyPath: string): { signature
   const keyId = keyIdOf(createPublicKey(key));
   const doc: SignatureFile = { kind: 'imgpack-signature', version: 1, algorithm: 'ed25519', keyId, signature: sign(null, bytes, key).toString('base64') };
   const path = manifestPath + SIGNATURE_SUFFIX;
-  writeAtomic(path, JSON.stringify(doc, null, 2) + '\n', 0o644);
+  writeFileAtomically(path, JSON.stringify(doc, null, 2) + '\n', 0o644);
   return { signature: path, keyId };
 }
 

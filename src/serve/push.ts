@@ -11,10 +11,11 @@
  * index.json changes only through Store.updateIndex, under the lock.
  */
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, fsyncSync, mkdirSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fsyncPath } from '../io/atomic.js';
 import { namesFromAnnotations } from '../formats/names.js';
 import type { Store } from '../formats/store/store.js';
 import { algorithmOf, blobPath, digestOf, digestProblem } from '../model/digest.js';
@@ -276,12 +277,7 @@ export class PushHandlers {
       rmSync(temp, { force: true });
       return;
     }
-    const fd = openSync(temp, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fsyncPath(temp);
     mkdirSync(dirname(join(this.store.root, blobPath(digest))), { recursive: true });
     this.store.commitBlob(temp, digest);
     this.store.syncBlobDirs(); // the rename is durable before anything names the blob

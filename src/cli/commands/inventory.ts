@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { fromSystemError } from '../../errors.js';
-import { atomicWrite } from '../../formats/store/store.js';
+import { writeFileAtomically } from '../../io/atomic.js';
 import { buildInventory, inventoryOfSource, serializeInventory, type InventoryPart } from '../../ops/inventory.js';
 import { inventoryOfRegistry } from '../../ops/inventory-registry.js';
 import { withSources } from '../write-common.js';
@@ -35,7 +35,7 @@ On the air-gapped side, list what is there; carry the file back; cut a delta aga
         return;
       }
       try {
-        atomicWrite(flags.output, bytes);
+        writeFileAtomically(flags.output, bytes);
       } catch (e) {
         throw fromSystemError(e, flags.output);
       }

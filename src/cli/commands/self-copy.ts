@@ -3,7 +3,7 @@
  * one), a README for the far side and imgpack.sha256, so that the USB drive that carries the
  * images also carries the tool that reads them.
  */
-import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { fromSystemError, usage } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import { checkFreeSpace } from '../../io/output.js';
 import { registerTemp, releaseTemp, siblingTempName } from '../../io/temp.js';
+import { fsyncPath } from '../../io/atomic.js';
 import { humanSize } from '../format.js';
 import { printJson } from '../io.js';
 
@@ -83,12 +84,7 @@ function writeAtomically(target: string, write: (temp: string) => void, mode = 0
   try {
     write(temp);
     chmodSync(temp, mode);
-    const fd = openSync(temp, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fsyncPath(temp);
     const data = readFileSync(temp);
     const sha256 = createHash('sha256').update(data).digest('hex');
     renameSync(temp, target);

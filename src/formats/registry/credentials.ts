@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { atomicWrite } from '../store/store.js';
+import { writeFileAtomically } from '../../io/atomic.js';
 
 export function dockerConfigPath(): string {
   return join(process.env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
@@ -27,7 +27,7 @@ export function saveCredentials(registry: string, user: string, password: string
   cfg.auths = { ...(cfg.auths ?? {}), [authKey(registry)]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } };
   const path = dockerConfigPath();
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  atomicWrite(path, JSON.stringify(cfg, null, '\t') + '\n');
+  writeFileAtomically(path, JSON.stringify(cfg, null, '\t') + '\n');
   return path;
 }
 
@@ -36,6 +36,6 @@ export function removeCredentials(registry: string): boolean {
   const key = authKey(registry);
   if (!cfg.auths?.[key]) return false;
   delete cfg.auths[key];
-  atomicWrite(dockerConfigPath(), JSON.stringify(cfg, null, '\t') + '\n');
+  writeFileAtomically(dockerConfigPath(), JSON.stringify(cfg, null, '\t') + '\n');
   return true;
 }

@@ -11,6 +11,7 @@ import { fromSystemError, ImgpackError } from '../../errors.js';
 import { blobPath } from '../../model/digest.js';
 import { Annotation, type Descriptor } from '../../model/oci.js';
 import { FdSink, TarWriter } from '../../io/tar-writer.js';
+import { fsyncPath } from '../../io/atomic.js';
 import type { BlobInfo, DockerEntry, Sink } from '../sinks/sink.js';
 import type { Store } from './store.js';
 
@@ -58,9 +59,7 @@ export class StoreSink implements Sink {
         }
       } else {
         await pipeline(data instanceof Readable ? data : Readable.from(data as AsyncIterable<Uint8Array>), createWriteStream(temp, { flags: 'wx' }));
-        const fd = openSync(temp, 'r+');
-        fsyncSync(fd);
-        closeSync(fd);
+        fsyncPath(temp);
       }
       this.ready.set(info.digest, temp);
     } catch (e) {

@@ -9,7 +9,7 @@
  * A process killed at any point leaves at worst unreferenced blobs and temporaries: prune removes
  * them, and the store verifies.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +18,7 @@ import { blobPath } from '../../model/digest.js';
 import { MediaType } from '../../model/media-types.js';
 import type { Descriptor, Index } from '../../model/oci.js';
 import { withLock, pidAlive } from './lock.js';
+import { fsyncPath, writeFileAtomically } from '../../io/atomic.js';
 
 export const STORE_SPEC = 'store:';
 
@@ -46,8 +47,8 @@ export class Store {
     try {
       mkdirSync(join(root, 'blobs', 'sha256'), { recursive: true });
       mkdirSync(join(root, '.pending'), { recursive: true });
-      if (!existsSync(join(root, 'oci-layout'))) atomicWrite(join(root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-      if (!existsSync(join(root, 'index.json'))) atomicWrite(join(root, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }));
+      if (!existsSync(join(root, 'oci-layout'))) writeFileAtomically(join(root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+      if (!existsSync(join(root, 'index.json'))) writeFileAtomically(join(root, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }));
     } catch (e) {
       throw fromSystemError(e, root);
     }
@@ -109,14 +110,7 @@ export class Store {
   /** fsync of blobs/<alg>/: renamed blobs survive a power loss before index.json refers to them. */
   syncBlobDirs(): void {
     const blobs = join(this.root, 'blobs');
-    for (const alg of existsSync(blobs) ? readdirSync(blobs) : []) {
-      const fd = openSync(join(blobs, alg), 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    for (const alg of existsSync(blobs) ? readdirSync(blobs) : []) fsyncPath(join(blobs, alg));
   }
 
   readIndex(): Index {
@@ -135,7 +129,7 @@ export class Store {
     return withLock(this.lockPath, async () => {
       const index = this.readIndex();
       const next: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: change(index.manifests) };
-      atomicWrite(join(this.root, 'index.json'), JSON.stringify(next));
+      writeFileAtomically(join(this.root, 'index.json'), JSON.stringify(next));
       return next;
     });
   }
@@ -201,16 +195,6 @@ function safeReaddir(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-/** temp + fsync + rename: readers see the old file or the new one, never a torn one. */
-export function atomicWrite(path: string, data: string | Buffer): void {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  writeFileSync(temp, data);
-  const fd = openSync(temp, 'r+');
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(temp, path);
 }
 
 export function isStoreSpec(spec: string): boolean {
