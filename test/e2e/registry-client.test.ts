@@ -239,4 +239,33 @@ describe('pull faults', () => {
       delete process.env.IMGPACK_CACHE;
     }
   });
+
+  it('a rerun resumes a blob the failed run left half downloaded (Range), checking the whole', async () => {
+    process.env.IMGPACK_CACHE = join(dir, 'cache-half');
+    let cutting = true;
+    registry = await startFakeRegistry({
+      fault: (req, res) => {
+        // The first run gets the base layer's first MB and then a dead connection, every time.
+        if (cutting && req.url?.endsWith(app.layers[0].digest)) {
+          const data = app.layers[0].data;
+          res.writeHead(200, { 'content-length': String(data.length) });
+          res.write(data.subarray(0, 1 << 20), () => res.destroy());
+          return true;
+        }
+        return false;
+      },
+    });
+    seed(registry, 'team/app', '1', app);
+    try {
+      const out = join(dir, 'half.tar');
+      expect((await runCli('pull', `${registry.host}/team/app:1`, '-o', out)).code).toBe(2);
+      cutting = false;
+      const second = await runCli('pull', `${registry.host}/team/app:1`, '-o', out);
+      expect(second.code, second.stderr).toBe(0);
+      expect(registry.log.filter((l) => l.endsWith(app.layers[0].digest)).length).toBeGreaterThan(1);
+      expect(await pulledId(out)).toBe(app.config.digest);
+    } finally {
+      delete process.env.IMGPACK_CACHE;
+    }
+  });
 });

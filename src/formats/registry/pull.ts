@@ -17,6 +17,7 @@ import type { Descriptor, Platform } from '../../model/oci.js';
 import { formatFull, parseReferenceOrThrow } from '../../model/reference.js';
 import { runPool } from '../../ops/pool.js';
 import { MANIFEST_ACCEPT, RegistryClient } from './client.js';
+import { digestStream } from '../../io/hashing.js';
 import type { HttpResponse } from './transport.js';
 import { jsonDepth, MAX_JSON_DEPTH, maxJsonBytes } from '../read-json.js';
 
@@ -114,17 +115,21 @@ function wanted(p: Platform | undefined, want: Platform | undefined): boolean {
 
 /**
  * One blob into `target`, hashed as it streams. A connection that breaks mid-blob is resumed
- * where the file on disk stops (Range), up to RESUMES times; the digest of a resumed download
- * is then taken from the file, so that what is checked is exactly what is kept.
+ * where the file on disk stops (Range), up to RESUMES times, and so is a `.part` an earlier run
+ * left; the digest of a resumed download is then taken from the file, so that what is checked
+ * is exactly what is kept.
  */
 async function downloadBlob(client: RegistryClient, b: Descriptor, target: string, onBytes: (n: number) => void, subject: string): Promise<void> {
   const temp = `${target}.part`;
-  let hash: Hash = createHash(algorithmOf(b.digest));
+  const algorithm = algorithmOf(b.digest);
+  const hash: Hash = createHash(algorithm);
   let failures = 0;
+  let resumed = false;
   for (;;) {
     const have = existsSync(temp) ? statSync(temp).size : 0;
     const res = await client.get(`blobs/${b.digest}`, undefined, have > 0 ? { Range: `bytes=${have}-` } : undefined);
     const append = have > 0 && res.status === 206; // a registry that ignores Range sends it all again
+    resumed ||= append;
     let size = append ? have : 0;
     try {
       await pipeline(res.body, new Transform({
@@ -142,17 +147,13 @@ async function downloadBlob(client: RegistryClient, b: Descriptor, target: strin
       if (++failures > RESUMES) throw usage('registry-unreachable', `the download broke off after ${size} bytes, ${failures} times: ${(e as Error).message}`, subject);
     }
   }
-  if (failures > 0) hash = await hashOfFile(temp, algorithmOf(b.digest));
+  // The streamed hash saw only this attempt's bytes: after a resume or a failed attempt, the file.
+  const actual = resumed || failures > 0
+    ? (await digestStream(createReadStream(temp), { algorithms: [algorithm], subject })).stored[algorithm]
+    : `${algorithm}:${hash.digest('hex')}`;
   const size = statSync(temp).size;
-  const actual = `${algorithmOf(b.digest)}:${hash.digest('hex')}`;
   if (actual !== b.digest || size !== b.size) {
     throw invalid('digest-mismatch', `blob from the registry has digest ${actual} (${size} bytes), not ${b.digest} (${b.size}): refused`, subject);
   }
   renameSync(temp, target);
-}
-
-async function hashOfFile(path: string, algorithm: string): Promise<Hash> {
-  const hash = createHash(algorithm);
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash;
 }
