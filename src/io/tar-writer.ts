@@ -23,6 +23,31 @@ export interface ByteRange {
   done?: () => void;
 }
 
+/**
+ * The bytes of a file range in chunks, by positional reads, each shown to the range's tap; its
+ * `done` check runs after the last one. With `reuse`, every chunk is that one buffer: the caller
+ * must be done with a chunk before asking for the next.
+ */
+export async function* readRange(range: ByteRange, name = range.segments[0]?.path ?? '', reuse?: Buffer): AsyncGenerator<Buffer> {
+  for (const seg of range.segments) {
+    const fd = openSync(seg.path, 'r');
+    try {
+      for (let pos = seg.start, end = seg.start + seg.length; pos < end;) {
+        const buf = reuse ?? Buffer.allocUnsafe(Math.min(COPY_CHUNK, end - pos));
+        const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
+        if (n === 0) throw invalid('truncated', `input ends ${end - pos} bytes early`, name);
+        const chunk = buf.subarray(0, n);
+        range.tap?.(chunk);
+        yield chunk;
+        pos += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  range.done?.();
+}
+
 /** Where the bytes of the tar go. */
 export interface ByteSink {
   write(buf: Buffer): void | Promise<void>;
@@ -122,28 +147,11 @@ export class TarWriter {
 
   /** The bytes of a file range, as they are, to the sink (no header). */
   async copyRange(range: ByteRange, name = range.segments[0]?.path ?? ''): Promise<void> {
-    const reuse = this.sink instanceof FdSink;
-    for (const seg of range.segments) {
-      const fd = openSync(seg.path, 'r');
-      try {
-        let pos = seg.start;
-        const end = seg.start + seg.length;
-        let buf = reuse ? (this.copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK)) : Buffer.allocUnsafe(COPY_CHUNK);
-        while (pos < end) {
-          if (!reuse) buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, end - pos));
-          const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
-          if (n === 0) throw invalid('truncated', `input ends ${end - pos} bytes early`, name);
-          const chunk = buf.subarray(0, n);
-          range.tap?.(chunk);
-          await this.sink.write(chunk);
-          pos += n;
-        }
-      } finally {
-        closeSync(fd);
-      }
-    }
-    range.done?.();
+    // To a file each chunk is written before the next is read: one buffer serves them all.
+    const reuse = this.sink instanceof FdSink ? (this.copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK)) : undefined;
+    for await (const chunk of readRange(range, name, reuse)) await this.sink.write(chunk);
   }
+
 
   private copyBuffer?: Buffer;
 

@@ -6,7 +6,6 @@
  * are put by digest once every upload before them has finished, indexes after their manifests
  * (the engine's order); tags last, at commit.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ImgpackError } from '../../errors.js';
 import type { Descriptor } from '../../model/oci.js';
@@ -14,6 +13,7 @@ import { Annotation } from '../../model/oci.js';
 import { parseReference } from '../../model/reference.js';
 import type { BlobInfo, DockerEntry, Sink, BlobBytes } from '../sinks/sink.js';
 import { RegistryClient, RetryUpload } from './client.js';
+import { readRange } from '../../io/tar-writer.js';
 
 /** What one push knows across repositories: which repository of a registry holds a blob. */
 export class PushSession {
@@ -210,29 +210,7 @@ async function toBuffer(data: BlobBytes): Promise<Buffer> {
 
 /** The bytes of a blob as chunks; a file range is read, shown to its tap, and checked at the end. */
 async function* bytesOf(data: BlobBytes): AsyncGenerator<Uint8Array> {
-  if (Buffer.isBuffer(data)) {
-    yield data;
-    return;
-  }
-  if ('kind' in data && data.kind === 'range') {
-    for (const seg of data.segments) {
-      const fd = openSync(seg.path, 'r');
-      try {
-        for (let pos = seg.start; pos < seg.start + seg.length;) {
-          const buf = Buffer.allocUnsafe(Math.min(4 << 20, seg.start + seg.length - pos));
-          const n = readSync(fd, buf, 0, buf.length, pos);
-          if (n === 0) break;
-          const chunk = buf.subarray(0, n);
-          data.tap?.(chunk);
-          yield chunk;
-          pos += n;
-        }
-      } finally {
-        closeSync(fd);
-      }
-    }
-    data.done?.(); // throws when the source blob was not what it claimed: the upload is abandoned
-    return;
-  }
-  for await (const c of (data instanceof Readable ? data : (data as AsyncIterable<Uint8Array>))) yield c as Uint8Array;
+  if (Buffer.isBuffer(data)) yield data;
+  else if ('kind' in data && data.kind === 'range') yield* readRange(data); // its check throws on bad bytes: the upload is abandoned
+  else yield* (data instanceof Readable ? data : (data as AsyncIterable<Uint8Array>));
 }
