@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { REALTOOLS, realToolsAvailable } from '../helpers/realtools.js';
 import { startServeProcess, type ServeProcess } from '../helpers/serve.js';
+import { makeCertificates } from '../helpers/fake-registry.js';
 import { requireSharedInCi, SHARED, sharedAvailable } from '../helpers/shared.js';
 import { runProcess } from '../helpers/spawn.js';
 
@@ -175,14 +176,7 @@ describe.skipIf(!available)('imgpack serve with real clients', () => {
     const tls = join(work, 'tls');
     const certs = join(tls, 'certs.d');
     mkdirSync(certs, { recursive: true });
-    const ssl = (...args: string[]) => {
-      const r = spawnSync('openssl', args, { cwd: tls, encoding: 'utf8', timeout: 60_000 });
-      expect(r.status, r.stderr).toBe(0);
-    };
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=imgpack test CA');
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-    writeFileSync(join(tls, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
-    ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.ext');
+    makeCertificates(tls); // ca.crt, server.crt, server.key, by the openssl CLI
     writeFileSync(join(certs, 'ca.crt'), readFileSync(join(tls, 'ca.crt')));
     const secure = await startServeProcess(['--store', store], ['--read-only', '--tls-cert', join(tls, 'server.crt'), '--tls-key', join(tls, 'server.key')]);
     servers.push(secure);

@@ -180,8 +180,7 @@ export class RegistryClient {
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
     for (const s of scopes) url.searchParams.append('scope', s);
-    const res = await this.tokenRequest({ method: 'GET', url: url.toString(), headers: basic ? { Authorization: `Basic ${basic}` } : {} }, url.host);
-    return res;
+    return this.tokenRequest({ method: 'GET', url: url.toString(), headers: basic ? { Authorization: `Basic ${basic}` } : {} }, url.host);
   }
 
   /** OAuth2 refresh-token grant, for docker's identitytoken. */

@@ -135,9 +135,10 @@ function wrap(res: http.IncomingMessage, url: string): HttpResponse {
   res.on('data', (c: Buffer) => { seen += c.length; });
   // Node ends a response cut short by a closed connection with 'aborted'/'error' only sometimes:
   // check the length ourselves, so that a truncated blob is never taken for a whole one.
-  const body = res.on('end', () => {
+  res.on('end', () => {
     if (Number.isFinite(expected) && seen < expected) res.destroy(Object.assign(new Error(`connection closed after ${seen} of ${expected} bytes`), { code: 'ECONNRESET' }));
   });
+  const body = res;
   const buffer = async () => {
     const chunks: Buffer[] = [];
     for await (const c of body) chunks.push(c as Buffer);
