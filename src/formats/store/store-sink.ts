@@ -50,9 +50,9 @@ export class StoreSink implements Sink {
       if (Buffer.isBuffer(data) || ('kind' in data && data.kind === 'range')) {
         const fd = openSync(temp, 'wx');
         try {
-          const w = new TarWriter(new FdSink(fd));
-          if (Buffer.isBuffer(data)) new FdSink(fd).write(data);
-          else await w.copyRange(data);
+          const sink = new FdSink(fd);
+          if (Buffer.isBuffer(data)) sink.write(data);
+          else await new TarWriter(sink).copyRange(data);
           fsyncSync(fd);
         } finally {
           closeSync(fd);
