@@ -12,10 +12,12 @@ export interface Progress {
   update(bytes: number, current?: string, total?: number): void;
   /** Switch to a phase of unknown size (a spinner). */
   phase(text: string): Promise<void>;
+  /** A new label for the bar (an image set: images done / total). */
+  relabel(text: string): void;
   done(): void;
 }
 
-const NOOP: Progress = { update() {}, async phase() {}, done() {} };
+const NOOP: Progress = { update() {}, async phase() {}, relabel() {}, done() {} };
 const FRAME_MS = 100;
 
 function clip(s: string, max: number): string {
@@ -58,6 +60,9 @@ export function progressFor(ctx: CommandContext, label: string, total: number, s
         spinner = undefined;
       }
       render(bytes, current);
+    },
+    relabel(text) {
+      label = text;
     },
     async phase(text) {
       const { default: ora } = await import('ora');

@@ -8,7 +8,7 @@ import { fromSystemError, invalid } from '../errors.js';
 import { DirTree } from '../io/file-tree.js';
 import { rmSync } from 'node:fs';
 import { pullFolder } from './registry/pull-cache.js';
-import type { PullOptions } from './registry/pull.js';
+import type { PullOptions, SharedDownloads } from './registry/pull.js';
 import { isStoreSpec, Store, STORE_SPEC } from './store/store.js';
 import type { Compression } from '../io/compression.js';
 import type { FileTree } from '../io/file-tree.js';
@@ -87,6 +87,12 @@ export function detectLayout(tree: FileTree): DetectedLayout {
 export interface OpenOptions {
   /** docker:// sources: fetch only this platform of a multi-platform index. */
   platform?: Platform;
+  /** docker:// sources: only these platforms (a set entry's). */
+  platforms?: Platform[];
+  /** docker:// sources: downloads shared with the other images of a set run. */
+  shared?: SharedDownloads;
+  /** docker:// sources: stops the pull. */
+  signal?: AbortSignal;
   /** docker:// sources: download progress. */
   onProgress?: PullOptions['onProgress'];
 }
@@ -139,7 +145,7 @@ async function openStore(): Promise<ArchiveSource> {
  * is missing, resuming a cut blob where it stopped; it goes when the work succeeds.
  */
 async function openRegistry(spec: string, opts: OpenOptions): Promise<ArchiveSource> {
-  const dir = pullFolder(spec, opts.platform);
+  const dir = pullFolder(spec, [...(opts.platform ? [opts.platform] : []), ...(opts.platforms ?? [])]);
   const { pullToLayout } = await import('./registry/pull.js'); // the registry code loads only when used
   // Blobs the local store has (checked when they were written) are not downloaded again.
   const store = Store.existing();

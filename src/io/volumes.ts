@@ -52,6 +52,8 @@ export interface TransferManifest {
   delta?: { inventory: string; match: 'blob' | 'chain'; omitted: { digest: string; size: number }[] };
   /** Parity volumes FILE.p01... (Reed-Solomon over GF(256); see io/parity.ts). */
   parity?: ParityInfo;
+  /** Made from an image set: the sha256 of its lock (verify --lock compares) and how many images it names. */
+  lock?: { sha256: string; images: number };
 }
 
 export function volumeName(target: string, n: number): string {

@@ -97,6 +97,21 @@ export function platformMatches(p: Platform | undefined, want: Platform): boolea
   return p.os === want.os && p.architecture === want.architecture && (!want.variant || p.variant === want.variant);
 }
 
+/**
+ * The roots a name points at, carrying that name only (an image set writes the names it asked
+ * for), kept to the images of these platforms or of these manifest digests (a lock's).
+ */
+export function rootsNamed(source: ArchiveSource, name: string, only: { platforms?: Platform[]; manifests?: Set<string> } = {}): PlanRoot[] {
+  const keep = (img: ImageRecord) => {
+    if (isUnknownPlatform(img.platform)) return true;
+    if (only.manifests) return img.manifests.some((m) => !!m.digest && only.manifests!.has(m.digest));
+    return !only.platforms?.length || only.platforms.some((p) => platformMatches(img.platform, p));
+  };
+  return rootsOf(source)
+    .filter((r) => r.node.kind !== 'artifact' && r.names.includes(name))
+    .flatMap((r) => restrict({ ...r, names: [name] }, keep));
+}
+
 /** Applies --image and --platform to a source's roots. */
 export function selectRoots(source: ArchiveSource, opts: SelectOptions): PlanRoot[] {
   let roots = rootsOf(source);

@@ -13,6 +13,8 @@ import { algorithmOf, type DigestAlgorithm } from '../model/digest.js';
 import { runPool } from './pool.js';
 import { HashPool } from '../io/hash-pool.js';
 import { checkVolumes, findVolumeSet, VolumeError, type VolumeSet } from '../io/volumes.js';
+import { compareWithLock, transferManifestOf, type LockComparison, type SetLock } from './lock.js';
+import { rootsOf, type PlanRoot } from './plan.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -30,6 +32,11 @@ export interface VerifyReport {
    * not corrupt); `complete` once --base was checked to hold every blob left out.
    */
   delta?: { inventory: string; match: string; blobsOmitted: number; bytesOmitted: number; complete?: boolean };
+  /**
+   * With a lock: what the bundle holds against it, the lock's sha256, and the sha256 of the lock
+   * the bundle's transfer manifest says it was made from (if it says).
+   */
+  lock?: LockComparison & { path: string; sha256: string; madeFrom?: string };
 }
 
 export interface VerifyOptions {
@@ -44,16 +51,33 @@ export interface VerifyOptions {
   copyChecksDigest?: (digest: string) => boolean;
   /** For a delta: the sources that must hold every blob it leaves out (verify --base). */
   base?: ArchiveSource[];
+  /** An image set's lock: the bundle must hold exactly what it names (verify --lock). */
+  lock?: { lock: SetLock; sha256: string; path: string };
 }
 
 /** Opens and verifies. Exit-1 errors while opening become problems; exit-2 ones are thrown. */
 export async function verifyPath(spec: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const set = spec === '-' ? undefined : loadableSetOf(spec);
-  return set ? verifyLoadableSet(spec, set, opts) : verifyArchive(spec, opts);
+  const roots: PlanRoot[] = [];
+  const report = set ? await verifyLoadableSet(spec, set, opts, roots) : await verifyArchive(spec, opts, roots);
+  if (opts.lock) checkLock(spec, report, roots, opts.lock);
+  return report;
 }
 
-/** One archive (a volume of a loadable set is one too). */
-async function verifyArchive(spec: string, opts: VerifyOptions): Promise<VerifyReport> {
+/** The bundle's images against the lock: every difference is a problem. */
+function checkLock(spec: string, report: VerifyReport, roots: PlanRoot[], given: NonNullable<VerifyOptions['lock']>): void {
+  const c = compareWithLock(roots, given.lock);
+  const madeFrom = transferManifestOf(spec)?.lock?.sha256;
+  report.lock = { ...c, path: given.path, sha256: given.sha256, ...(madeFrom ? { madeFrom } : {}) };
+  for (const m of c.missing) report.problems.push({ code: 'lock-missing', message: `missing: the lock names it (${m.digest}), the bundle does not hold it`, subject: m.reference });
+  for (const d of c.different) report.problems.push({ code: 'lock-digest', message: `different: ${d.reason}; the lock names ${d.locked}, the bundle has ${d.found.join(', ')}`, subject: d.reference });
+  for (const x of c.extra) report.problems.push({ code: 'lock-extra', message: `extra: in the bundle (${x.digest}), not in the lock`, subject: x.name ?? x.digest });
+  if (madeFrom && madeFrom !== given.sha256) report.warnings.push({ code: 'lock-other', message: `the transfer manifest says the bundle was made from lock ${madeFrom}, not this one (${given.sha256})`, subject: given.path });
+  report.ok = report.problems.length === 0;
+}
+
+/** One archive (a volume of a loadable set is one too); its roots go into `roots` for a lock check. */
+async function verifyArchive(spec: string, opts: VerifyOptions, roots?: PlanRoot[]): Promise<VerifyReport> {
   let source: ArchiveSource;
   try {
     source = await openSource(spec);
@@ -67,6 +91,7 @@ async function verifyArchive(spec: string, opts: VerifyOptions): Promise<VerifyR
     throw e;
   }
   try {
+    roots?.push(...rootsOf(source));
     const report = await verifySource(source, opts);
     // Damaged parity volumes do not stop a load, but verify says the media is not sound.
     const parity = report.warnings.filter((w) => w.code.startsWith('parity-') || w.code === 'volumes-repairable');
@@ -92,12 +117,12 @@ function loadableSetOf(spec: string): VolumeSet | undefined {
 }
 
 /** Every volume checked against the manifest, then each verified as the archive it is. */
-async function verifyLoadableSet(spec: string, set: VolumeSet, opts: VerifyOptions): Promise<VerifyReport> {
+async function verifyLoadableSet(spec: string, set: VolumeSet, opts: VerifyOptions, roots?: PlanRoot[]): Promise<VerifyReport> {
   const problems = await checkVolumes(set);
   const report: VerifyReport = { ok: true, source: spec, format: null, images: 0, blobsChecked: 0, bytesChecked: 0, problems, warnings: [], contentSizes: {} };
   for (const file of set.files) {
     if (problems.some((p) => p.subject === file)) continue; // missing or altered: named already
-    const r = await verifyArchive(file, opts);
+    const r = await verifyArchive(file, opts, roots);
     report.format ??= r.format;
     report.images += r.images;
     report.blobsChecked += r.blobsChecked;

@@ -48,6 +48,8 @@ export interface ResolvedOutput {
   transferManifest?: boolean;
   /** Each volume a complete archive of some of the images, not a byte split. */
   loadable?: boolean;
+  /** The lock of the image set written (its sha256 goes into the transfer manifest). */
+  lock?: { sha256: string; images: number };
 }
 
 /** Defaults (CLI.md): hybrid for a file; oci-layout for an existing directory or a path ending in '/'. */
@@ -137,7 +139,7 @@ export function transferInfo(out: ResolvedOutput, plan?: Plan): VolumeInfo {
     names: [...new Set(plan.roots.filter((r) => (r.node.kind === 'manifest' && r.node.image === img) || (r.node.kind === 'index' && r.node.images.includes(img))).flatMap((r) => r.names))],
     platform: img.platform ? [img.platform.os, img.platform.architecture, img.platform.variant].filter(Boolean).join('/') : undefined,
   })) : [];
-  return { imgpackVersion: VERSION, created: new Date().toISOString(), format: out.format, compression: out.compress, images };
+  return { imgpackVersion: VERSION, created: new Date().toISOString(), format: out.format, compression: out.compress, images, ...(out.lock ? { lock: out.lock } : {}) };
 }
 
 /** An upper bound of what the plan writes: every distinct blob once. */

@@ -5,6 +5,7 @@ import { printJson } from '../io.js';
 import { progressFor, type Progress } from '../progress.js';
 import { collect, type CommandContext } from '../context.js';
 import { checkTrust } from '../../ops/signing.js';
+import { readLock } from '../../ops/lock.js';
 import { withSources } from '../write-common.js';
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -15,20 +16,24 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--json', 'print { ok, problems, warnings } as JSON')
     .option('--base <source>', 'for a delta: check that these sources (store:, archives) hold every blob it left out (repeatable)', collect, [])
     .option('--trust <key.pub>', 'refuse the bundle unless its transfer manifest is signed by this key')
+    .option('--lock <file>', 'an image set\'s lock: the bundle must hold exactly what it names (missing, extra, different digest are problems)')
     .addHelpText('after', `
 Exit status: 0 sound, 1 problems found (or not an image archive), 2 cannot be read.
 
 Examples:
   imgpack verify images.tar && docker load -i images.tar
-  imgpack verify ./oci-layout --json`)
-    .action(async (spec: string, opts: { json?: boolean; base: string[]; trust?: string }) => {
+  imgpack verify ./oci-layout --json
+  imgpack verify bundle.tar --lock cluster.lock`)
+    .action(async (spec: string, opts: { json?: boolean; base: string[]; trust?: string; lock?: string }) => {
       ctx.io.json = !!opts.json;
       let progress: Progress | undefined;
       // A signature is checked before anything else is read; then the signed manifest is opened,
       // so that every sha256 it pins is checked too.
       const trusted = opts.trust ? checkTrust(spec, opts.trust) : undefined;
+      const lock = opts.lock ? { ...readLock(opts.lock), path: opts.lock } : undefined;
       const report = await withSources(opts.base, (base) => verifyPath(trusted?.open ?? spec, {
         base: opts.base.length ? base : undefined,
+        lock,
         onProgress: (e) => {
           progress ??= progressFor(ctx, `verifying ${spec}`, e.total);
           progress.update(e.bytes, e.member);
@@ -43,8 +48,10 @@ Examples:
         const d = report.delta;
         const delta = d ? `, a delta against inventory ${d.inventory.slice(0, 19)}...: ${d.blobsOmitted} blob${d.blobsOmitted === 1 ? '' : 's'} (${humanSize(d.bytesOmitted)}) left out as expected${d.complete ? ', all present in the base' : ''}` : '';
         const signed = trusted ? `, signed by ${trusted.keyId}` : '';
+        const l = report.lock;
+        const locked = l ? `, exactly the ${l.matched.length} image${l.matched.length === 1 ? '' : 's'} of lock ${opts.lock}${l.madeFrom === l.sha256 ? ' (the lock it was made from)' : ''}` : '';
         if (report.ok) {
-          ctx.io.out(`${report.source}${report.source.endsWith(":") ? "" : ":"} OK (${report.format}, ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsChecked} blobs, ${humanSize(report.bytesChecked)} checked${delta}${signed})`);
+          ctx.io.out(`${report.source}${report.source.endsWith(":") ? "" : ":"} OK (${report.format}, ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsChecked} blobs, ${humanSize(report.bytesChecked)} checked${delta}${signed}${locked})`);
         } else {
           ctx.io.out(`${report.source}: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} found`);
         }

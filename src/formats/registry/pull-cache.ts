@@ -18,9 +18,11 @@ export function cacheRoot(): string {
   return process.env.IMGPACK_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'imgpack');
 }
 
-export function pullFolder(spec: string, platform?: Platform): string {
+export function pullFolder(spec: string, platforms: Platform[] = []): string {
   const pulls = join(cacheRoot(), 'pulls');
-  const key = createHash('sha256').update(`${spec}\0${platform ? JSON.stringify(platform) : 'all'}`).digest('hex').slice(0, 20);
+  // One platform keys as it always did, so that a rerun after an upgrade finds its downloads.
+  const wanted = platforms.length === 0 ? 'all' : platforms.map((p) => JSON.stringify(p)).join('\0');
+  const key = createHash('sha256').update(`${spec}\0${wanted}`).digest('hex').slice(0, 20);
   const dir = join(pulls, key);
   try {
     mkdirSync(dir, { recursive: true });

@@ -1,12 +1,13 @@
 /**
  * Pulling from a registry into an OCI layout directory (spooled under $TMPDIR): every blob
  * checked against its digest and size while it streams, several blobs at once, a download cut
- * short resumed with a Range request. With a platform, the other platforms' manifests of an
+ * short resumed with a Range request. With platforms, the other platforms' manifests of an
  * index are left out (readers report them as absent children, as for `docker save`). The layout
- * is then a source like any other: `docker://REF` works wherever a SOURCE does.
+ * is then a source like any other: `docker://REF` works wherever a SOURCE does. Pulls of one set
+ * run share their downloads (SharedDownloads): a blob two images need is fetched once.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -24,9 +25,23 @@ import { jsonDepth, MAX_JSON_DEPTH, maxJsonBytes } from '../read-json.js';
 export interface PullOptions {
   /** Only this platform of a multi-platform index (its other children are not fetched). */
   platform?: Platform;
+  /** Only these platforms (with `platform`, that one too). */
+  platforms?: Platform[];
   /** A local copy of a blob (the store's), used instead of downloading it again. */
   localBlob?: (digest: string) => string | undefined;
+  /** Downloads shared with the other pulls of a set run. */
+  shared?: SharedDownloads;
+  /** Stops the pull (another image of a set failed); what was downloaded stays for a rerun. */
+  signal?: AbortSignal;
   onProgress?: (e: { bytes: number; total: number; current: string }) => void;
+}
+
+/** A manifest or index as the registry sent it, checked against the size and depth limits. */
+export interface FetchedManifest {
+  raw: Buffer;
+  digest: string;
+  mediaType: string;
+  json: { mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
 }
 
 const CONCURRENT_BLOBS = 4;
@@ -37,35 +52,23 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
   const client = new RegistryClient(ref);
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   const blobs: Descriptor[] = [];
+  const want = [...(opts.platform ? [opts.platform] : []), ...(opts.platforms ?? [])];
 
-  const fetchManifest = async (reference: string, expect?: Descriptor): Promise<Descriptor> => {
-    const res = await client.get(`manifests/${reference}`, MANIFEST_ACCEPT);
-    const raw = await readCapped(res, maxJsonBytes(), `${formatFull(ref)}@${reference}`);
-    const digest = digestOf(raw, expect ? algorithmOf(expect.digest) : 'sha256');
-    if (expect && (digest !== expect.digest || raw.length !== expect.size)) {
-      throw invalid('digest-mismatch', `manifest from the registry has digest ${digest} (${raw.length} bytes), not ${expect.digest}: refused`, `${formatFull(ref)}@${expect.digest}`);
-    }
-    if (ref.digest && reference === ref.digest && digest !== ref.digest) throw invalid('digest-mismatch', `manifest from the registry has digest ${digest}: refused`, spec);
-    mkdirSync(join(dir, 'blobs', algorithmOf(digest)), { recursive: true });
-    writeFileSync(join(dir, blobPath(digest)), raw);
-    let json: { mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
-    if (jsonDepth(raw) > MAX_JSON_DEPTH) throw invalid('limit-json-depth', `the manifest nests deeper than ${MAX_JSON_DEPTH} levels: refused`, `${formatFull(ref)}@${digest}`);
-    try {
-      json = JSON.parse(raw.toString('utf8'));
-    } catch {
-      throw invalid('bad-manifest', 'the registry sent a manifest that is not JSON', `${formatFull(ref)}@${digest}`);
-    }
-    const mediaType = json.mediaType ?? res.header('content-type')?.split(';')[0] ?? MediaType.ociManifest;
-    if (Array.isArray(json.manifests)) {
-      for (const child of json.manifests) if (wanted(child.platform, opts.platform)) await fetchManifest(child.digest, child);
+  const fetchInto = async (reference: string, expect?: Descriptor): Promise<Descriptor> => {
+    checkStopped(opts.signal, spec);
+    const m = await fetchManifest(client, reference, expect);
+    mkdirSync(join(dir, 'blobs', algorithmOf(m.digest)), { recursive: true });
+    writeFileSync(join(dir, blobPath(m.digest)), m.raw);
+    if (Array.isArray(m.json.manifests)) {
+      for (const child of m.json.manifests) if (wantedPlatform(child.platform, want)) await fetchInto(child.digest, child);
     } else {
-      if (json.config) blobs.push(json.config);
-      blobs.push(...(json.layers ?? []));
+      if (m.json.config) blobs.push(m.json.config);
+      blobs.push(...(m.json.layers ?? []));
     }
-    return { mediaType, digest, size: raw.length };
+    return { mediaType: m.mediaType, digest: m.digest, size: m.raw.length };
   };
 
-  const root = await fetchManifest(ref.digest ?? ref.tag ?? 'latest');
+  const root = await fetchInto(ref.digest ?? ref.tag ?? 'latest');
   const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
   const total = unique.reduce((n, b) => n + b.size, 0);
   let done = 0;
@@ -74,6 +77,7 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
     opts.onProgress?.({ bytes: done, total, current });
   };
   await runPool(unique, CONCURRENT_BLOBS, async (b) => {
+    checkStopped(opts.signal, spec);
     const target = join(dir, blobPath(b.digest));
     mkdirSync(join(dir, 'blobs', algorithmOf(b.digest)), { recursive: true });
     if (existsSync(target)) return;
@@ -83,7 +87,9 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
       progress(b.size, b.digest);
       return;
     }
-    await downloadBlob(client, b, target, (n) => progress(n, b.digest), `${formatFull(ref)}@${b.digest}`);
+    const download = () => downloadBlob(client, b, target, (n) => progress(n, b.digest), `${formatFull(ref)}@${b.digest}`, opts.signal);
+    if (!opts.shared) return download();
+    if (await opts.shared.obtain(b, target, download)) progress(b.size, b.digest);
   });
   const name = ref.tag !== undefined ? formatFull({ ...ref, digest: undefined }) : undefined;
   const desc: Descriptor = { ...root, ...(name ? { annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name } } : {}) };
@@ -92,8 +98,33 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
   return desc;
 }
 
+/**
+ * GET of a manifest by tag or digest, held to the JSON limits; with `expect` (a child of an
+ * index, or a pinned reference), its digest and size must be the expected ones.
+ */
+export async function fetchManifest(client: RegistryClient, reference: string, expect?: Descriptor): Promise<FetchedManifest> {
+  const ref = client.ref;
+  const res = await client.get(`manifests/${reference}`, MANIFEST_ACCEPT);
+  const raw = await readCapped(res, maxJsonBytes(), `${formatFull(ref)}@${reference}`);
+  const digest = digestOf(raw, expect ? algorithmOf(expect.digest) : reference.includes(':') ? algorithmOf(reference) : 'sha256');
+  if (expect && (digest !== expect.digest || raw.length !== expect.size)) {
+    throw invalid('digest-mismatch', `manifest from the registry has digest ${digest} (${raw.length} bytes), not ${expect.digest}: refused`, `${formatFull(ref)}@${expect.digest}`);
+  }
+  if (reference.includes(':') && digest !== reference) throw invalid('digest-mismatch', `manifest from the registry has digest ${digest}: refused`, `${formatFull(ref)}@${reference}`);
+  if (jsonDepth(raw) > MAX_JSON_DEPTH) throw invalid('limit-json-depth', `the manifest nests deeper than ${MAX_JSON_DEPTH} levels: refused`, `${formatFull(ref)}@${digest}`);
+  let json: FetchedManifest['json'];
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw invalid('bad-manifest', 'the registry sent a manifest that is not JSON', `${formatFull(ref)}@${digest}`);
+  }
+  if (!json || typeof json !== 'object') throw invalid('bad-manifest', 'the registry sent a manifest that is not a JSON object', `${formatFull(ref)}@${digest}`);
+  const mediaType = json.mediaType ?? res.header('content-type')?.split(';')[0] ?? MediaType.ociManifest;
+  return { raw, digest, mediaType, json };
+}
+
 /** A manifest from a registry is JSON like any other: held to the same size limit (IMGPACK_MAX_JSON). */
-async function readCapped(res: HttpResponse, limit: number, subject: string): Promise<Buffer> {
+export async function readCapped(res: HttpResponse, limit: number, subject: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of res.body) {
@@ -107,10 +138,74 @@ async function readCapped(res: HttpResponse, limit: number, subject: string): Pr
   return Buffer.concat(chunks);
 }
 
-function wanted(p: Platform | undefined, want: Platform | undefined): boolean {
-  if (!want || !p) return true;
+/** Whether an index child is fetched: every child when no platform is asked for. */
+export function wantedPlatform(p: Platform | undefined, want: Platform[]): boolean {
+  if (want.length === 0 || !p) return true;
   if (p.os === 'unknown' && p.architecture === 'unknown') return true; // attestations stay with their image
-  return p.os === want.os && p.architecture === want.architecture && (!want.variant || p.variant === want.variant);
+  return want.some((w) => p.os === w.os && p.architecture === w.architecture && (!w.variant || p.variant === w.variant));
+}
+
+function checkStopped(signal: AbortSignal | undefined, subject: string): void {
+  if (signal?.aborted) throw stopped(subject);
+}
+
+/** Not a failure of its own: the pull was stopped because another one failed. */
+export function stopped(subject: string): ImgpackError {
+  return usage('stopped', 'stopped: another image of the set failed', subject);
+}
+
+/**
+ * The downloads of one set run: each blob downloaded once, however many of its images need it
+ * (the others take a hard link of the checked file, or a copy across file systems), and at most
+ * `limit` downloads at a time across all of them.
+ */
+export class SharedDownloads {
+  private readonly files = new Map<string, Promise<string>>();
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  blobsShared = 0;
+  bytesShared = 0;
+
+  constructor(private readonly limit = 8) {}
+
+  /** Puts the blob at `target`: true when it came from another pull of the run. */
+  async obtain(b: Descriptor, target: string, download: () => Promise<void>): Promise<boolean> {
+    for (;;) {
+      const other = this.files.get(b.digest);
+      if (!other) break;
+      let from: string;
+      try {
+        from = await other;
+      } catch {
+        continue; // that download failed: another image (perhaps another registry) tries its own
+      }
+      try {
+        linkSync(from, target);
+      } catch {
+        rmSync(target, { force: true });
+        copyFileSync(from, target);
+      }
+      this.blobsShared++;
+      this.bytesShared += b.size;
+      return true;
+    }
+    const mine = this.limited(download).then(() => target);
+    this.files.set(b.digest, mine);
+    mine.catch(() => this.files.delete(b.digest));
+    await mine;
+    return false;
+  }
+
+  private async limited(work: () => Promise<void>): Promise<void> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      await work();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
 }
 
 /**
@@ -119,15 +214,18 @@ function wanted(p: Platform | undefined, want: Platform | undefined): boolean {
  * left; the digest of a resumed download is then taken from the file, so that what is checked
  * is exactly what is kept.
  */
-async function downloadBlob(client: RegistryClient, b: Descriptor, target: string, onBytes: (n: number) => void, subject: string): Promise<void> {
+async function downloadBlob(client: RegistryClient, b: Descriptor, target: string, onBytes: (n: number) => void, subject: string, signal?: AbortSignal): Promise<void> {
   const temp = `${target}.part`;
   const algorithm = algorithmOf(b.digest);
   const hash: Hash = createHash(algorithm);
   let failures = 0;
   let resumed = false;
   for (;;) {
+    checkStopped(signal, subject);
     const have = existsSync(temp) ? statSync(temp).size : 0;
     const res = await client.get(`blobs/${b.digest}`, undefined, have > 0 ? { Range: `bytes=${have}-` } : undefined);
+    const stop = () => res.body.destroy(stopped(subject));
+    signal?.addEventListener('abort', stop, { once: true });
     const append = have > 0 && res.status === 206; // a registry that ignores Range sends it all again
     resumed ||= append;
     let size = append ? have : 0;
@@ -144,7 +242,10 @@ async function downloadBlob(client: RegistryClient, b: Descriptor, target: strin
       break;
     } catch (e) {
       if (e instanceof ImgpackError) throw e;
+      checkStopped(signal, subject);
       if (++failures > RESUMES) throw usage('registry-unreachable', `the download broke off after ${size} bytes, ${failures} times: ${(e as Error).message}`, subject);
+    } finally {
+      signal?.removeEventListener('abort', stop);
     }
   }
   // The streamed hash saw only this attempt's bytes: after a resume or a failed attempt, the file.
