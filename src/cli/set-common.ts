@@ -37,7 +37,7 @@ export function addSetOptions(cmd: Command, { retry = false } = {}): Command {
 export function isSetRun(flags: SetFlags): boolean {
   if (flags.file.length || flags.retry) return true;
   for (const [flag, given] of [['--lock', flags.lock], ['--dry-run', flags.dryRun], ['--keep-going', flags.keepGoing], ['--report', flags.report]] as const) {
-    if (given) throw usage('usage', `${flag} goes with an image set: -f FILE${flags.retry === undefined ? '' : ' or --retry'}`);
+    if (given) throw usage('usage', `${flag} goes with an image set (-f FILE)`);
   }
   return false;
 }

@@ -192,7 +192,8 @@ function fullReference(input: string, at: string): string {
 }
 
 function yamlError(e: { message: string; pos: [number, number] }, lines: LineCounter, file: string) {
-  return invalid('bad-set-file', `not valid YAML: ${e.message.split('\n')[0]}`, `${file}:${lines.linePos(e.pos[0]).line}`);
+  const what = /call stack/i.test(e.message) ? 'it nests too deep' : e.message.split('\n')[0];
+  return invalid('bad-set-file', `not valid YAML: ${what}`, `${file}:${lines.linePos(e.pos[0]).line}`);
 }
 
 export function where(origin: SetOrigin): string {

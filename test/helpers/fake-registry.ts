@@ -1,6 +1,6 @@
 /**
  * An in-memory OCI distribution registry on 127.0.0.1 for client tests: pull and push (monolithic,
- * chunked PATCH, cross-repository mount), Basic or Bearer auth, and a hook to inject faults
+ * chunked PATCH, cross-repository mount), paginated tag lists, Basic or Bearer auth, and a hook to inject faults
  * (500s, 429s, connections closed mid-body, wrong bytes). Small on purpose: the real registry
  * (distribution, test/interop) is the reference; this one is for what a real one will not do.
  */
@@ -71,6 +71,18 @@ export async function startFakeRegistry(opts: FakeRegistryOptions = {}): Promise
     }
     if (opts.fault?.(req, res)) return;
     if (url.pathname === '/v2/') return send(res, 200, '{}');
+    const tagList = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname);
+    if (tagList) {
+      // Paginated as the distribution spec says: ?n=&last=, and a Link header to the next page.
+      const all = [...(manifests.get(tagList[1])?.keys() ?? [])].filter((t) => !t.includes(':')).sort();
+      const n = Number(url.searchParams.get('n') ?? all.length) || all.length;
+      const last = url.searchParams.get('last');
+      const from = last ? all.findIndex((t) => t > last) : 0;
+      const page = from < 0 ? [] : all.slice(from, from + n);
+      if (from >= 0 && from + n < all.length) res.setHeader('link', `</v2/${tagList[1]}/tags/list?n=${n}&last=${encodeURIComponent(page[page.length - 1])}>; rel="next"`);
+      res.setHeader('content-type', 'application/json');
+      return send(res, 200, JSON.stringify({ name: tagList[1], tags: page }));
+    }
     const m = /^\/v2\/(.+?)\/(blobs\/uploads|manifests|blobs)\/(.*)$/.exec(url.pathname);
     if (!m) return send(res, 404, '');
     const [, repo, kind, ref] = m;
