@@ -65,6 +65,13 @@ export function progressFor(ctx: CommandContext, label: string, total: number, s
       label = text;
     },
     async phase(text) {
+      if (!stream.columns) {
+        // A terminal that reports no width (a pty made by script, some CI runners): ora divides
+        // by it and clears lines upwards for ever. The phase is drawn as a plain line instead.
+        stream.write(`\r${clip(text, 79)}\x1b[K`);
+        drawn = true;
+        return;
+      }
       const { default: ora } = await import('ora');
       spinner?.stop();
       spinner = ora({ text, stream, isEnabled: true, color: process.env.NO_COLOR ? undefined : 'cyan' }).start();

@@ -36,6 +36,17 @@ describe.skipIf(!hasScript)('progress on a terminal', () => {
     expect(v.split('\r').some((f) => / \d+% \[/.test(f) && f.includes('p.tar'))).toBe(true);
   });
 
+  it('draws a phase of unknown size as a plain line on a terminal that reports no width (script\'s pty), and ends', () => {
+    const log = join(dir, 'pty-stdin.log');
+    const cmd = `cat ${quote(archive)} | ${[process.execPath, ...cliArgv('convert', '-', '-o', join(dir, 'from-stdin.tar'))].map(quote).join(' ')}`;
+    // Before: ora divided by the width 0 and cleared lines upwards for ever.
+    const r = spawnSync('script', ['-qfc', cmd, log], { encoding: 'utf8', timeout: 20_000, maxBuffer: 1 << 26 });
+    expect(r.status, r.stderr).toBe(0);
+    const screen = readFileSync(log, 'utf8');
+    expect(screen).toContain('\rreading standard input\x1b[K');
+    expect(screen).toMatch(/Wrote .*from-stdin\.tar \(hybrid\)/);
+  });
+
   it('draws nothing with --quiet or --json, or without a terminal', () => {
     expect(inPty(['convert', archive, '-o', join(dir, 'q.tar'), '--quiet'])).not.toContain('%');
     expect(inPty(['verify', archive, '--json'])).not.toMatch(/\r(verifying)/);
