@@ -169,5 +169,9 @@ function noteLine(n: SetNote): string {
       return `note: ${familiarName(n.reference)} has no ${n.missing.join(', ')}; taking ${n.taken.join(', ')}`;
     case 'manifest-problem':
       return `warning: ${n.message} (${n.line ? `${n.file}:${n.line}` : n.file})`;
+    case 'lock-replaced': {
+      const list = (what: string, refs: string[]) => (refs.length ? [`${refs.length} ${what} (${refs.slice(0, 5).map(familiarName).join(', ')}${refs.length > 5 ? ', ...' : ''})`] : []);
+      return `note: ${n.path} replaced, resolved anew: ${[...list('changed', n.changed), ...list('added', n.added), ...list('removed', n.removed)].join(', ')}; --lock ${n.path} fetches what a lock pins`;
+    }
   }
 }

@@ -66,7 +66,9 @@ export type SetNote =
   | { kind: 'tag-moved'; reference: string; locked: string; now: string }
   | { kind: 'tag-gone'; reference: string; locked: string }
   | { kind: 'platforms-missing'; reference: string; missing: string[]; taken: string[] }
-  | { kind: 'manifest-problem'; file: string; line?: number; message: string };
+  | { kind: 'manifest-problem'; file: string; line?: number; message: string }
+  /** A run without --lock replaced a lock that pinned other digests. */
+  | { kind: 'lock-replaced'; path: string; changed: string[]; added: string[]; removed: string[] };
 
 /** One line of a keep-going report; `retry` is a set entry that fetches exactly what failed. */
 export interface SetFailure {
@@ -362,7 +364,25 @@ class SetRun {
     if (this.previous && JSON.stringify(this.previous.lock) === JSON.stringify(lock)) {
       return { path: target.path, sha256: this.previous.sha256, written: false, images: lockImages.length };
     }
+    if (!target.read) this.noteReplaced(target.path, lockImages);
     return { path: target.path, sha256: writeLock(target.path, lock), written: true, images: lockImages.length };
+  }
+
+  /** Replacing a lock that pinned other digests is said, never silent. */
+  private noteReplaced(path: string, now: LockImage[]): void {
+    let before: SetLock;
+    try {
+      if (!existsSync(path)) return;
+      before = readLock(path).lock;
+    } catch {
+      return; // not a lock we can read: nothing to compare
+    }
+    const old = new Map(before.images.map((i) => [i.reference, i.digest]));
+    const fresh = new Map(now.map((i) => [i.reference, i.digest]));
+    const changed = [...fresh].filter(([r, d]) => old.has(r) && old.get(r) !== d).map(([r]) => r);
+    const added = [...fresh.keys()].filter((r) => !old.has(r));
+    const removed = [...old.keys()].filter((r) => !fresh.has(r));
+    if (changed.length || added.length || removed.length) this.notes.push({ kind: 'lock-replaced', path, changed, added, removed });
   }
 
   localRoots(img: ResolvedImage): PlanRoot[] {

@@ -106,7 +106,7 @@ describe('set files', () => {
   });
 
   it('keys entries by meaning, not by place: the lock survives reordering, not a change of filter or platforms', () => {
-    const at = (line: number): SetEntry => ({ kind: 'tags', repository: 'docker.io/library/nginx', filter: { semver: '>=1.25', latest: 3 }, origin: { file: 'x', line } });
+    const at = (line: number): Extract<SetEntry, { kind: 'tags' }> => ({ kind: 'tags', repository: 'docker.io/library/nginx', filter: { semver: '>=1.25', latest: 3 }, origin: { file: 'x', line } });
     const amd = [{ os: 'linux', architecture: 'amd64' }];
     expect(entryKey(at(1), amd)).toBe(entryKey(at(9), amd));
     expect(entryKey(at(1), amd)).toBe('docker.io/library/nginx {semver >=1.25; latest 3} [linux/amd64]');
