@@ -192,6 +192,16 @@ describe('image sets against a registry', () => {
     expect(readdirSync(dir)).not.toContain('unused.tar');
   });
 
+  it('tries TLS with a plain-HTTP loopback registry once per client wave, not once per request of every image', async () => {
+    const before = reg.notHttp();
+    const r = await runCli('--store', join(dir, 'store-tls'), 'pull', '-f', sharedList());
+    expect(r.code, r.stderr).toBe(0);
+    // 8 images, each resolved and then pulled by a client of its own: 16 handshakes before the
+    // host was remembered; now at most the first wave of 8 clients resolving at once.
+    expect(reg.notHttp() - before).toBeGreaterThan(0);
+    expect(reg.notHttp() - before).toBeLessThanOrEqual(8);
+  });
+
   it('refuses set flags without a set, and --report without --keep-going', async () => {
     expect((await runCli('pull', 'x:1', '--keep-going')).stderr).toBe('imgpack: --keep-going goes with an image set (-f FILE)\n');
     const r = await runCli('pull', '-f', sharedList(), '--report', join(dir, 'r.json'));

@@ -29,6 +29,8 @@ export interface FakeRegistry {
   manifests: Map<string, Map<string, { mediaType: string; data: Buffer }>>;
   /** "METHOD path" of every request, in order. */
   log: string[];
+  /** Connections that did not speak HTTP (a TLS handshake sent to the plain-HTTP server). */
+  notHttp(): number;
   close(): Promise<void>;
 }
 
@@ -147,10 +149,15 @@ export async function startFakeRegistry(opts: FakeRegistryOptions = {}): Promise
   };
   const listener = (req: IncomingMessage, res: ServerResponse) => void handler(req, res).catch(() => res.destroy());
   const server: Server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, listener) : createHttpServer(listener);
+  let notHttp = 0;
+  server.on('clientError', (_e, socket) => {
+    notHttp++;
+    socket.destroy();
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   host = `127.0.0.1:${(server.address() as { port: number }).port}`;
   return {
-    host, blobs, links, manifests, log,
+    host, blobs, links, manifests, log, notHttp: () => notHttp,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }

@@ -10,6 +10,7 @@ import { invalid, usage } from '../../errors.js';
 import { formatFull, type Reference } from '../../model/reference.js';
 import { credentialsFor, type Credentials } from './auth-sources.js';
 import { describeNetworkError, isCertificateError, registrySettings, send, type HttpResponse } from './transport.js';
+import { settingsGeneration } from './settings.js';
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',
@@ -19,6 +20,17 @@ export const MANIFEST_ACCEPT = [
 ].join(', ');
 
 const RETRIES = 4;
+
+/**
+ * Hosts found to speak plain HTTP: the next client for them starts there instead of failing a
+ * TLS handshake first (a set of 50 images from a loopback registry made 100 such attempts).
+ * Forgotten when the registry settings change.
+ */
+let plain = { generation: -1, hosts: new Set<string>() };
+function plainHosts(): Set<string> {
+  if (plain.generation !== settingsGeneration()) plain = { generation: settingsGeneration(), hosts: new Set() };
+  return plain.hosts;
+}
 
 export function registryHost(domain: string): string {
   return domain === 'docker.io' ? 'registry-1.docker.io' : domain;
@@ -56,7 +68,7 @@ export class RegistryClient {
 
   constructor(readonly ref: Reference, private readonly opts: ClientOptions = {}) {
     this.host = registryHost(ref.domain);
-    this.scheme = registrySettings().plainHttp ? 'http' : 'https';
+    this.scheme = registrySettings().plainHttp || plainHosts().has(this.host) ? 'http' : 'https';
     this.credentials = opts.credentials;
   }
 
@@ -155,6 +167,7 @@ export class RegistryClient {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'EPROTO' && code !== 'ECONNRESET' && !/wrong version number|packet length/i.test((e as Error).message)) return false;
     this.scheme = 'http';
+    plainHosts().add(this.host);
     return true;
   }
 
