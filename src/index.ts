@@ -33,3 +33,8 @@ export { inventoryOfSource, buildInventory, serializeInventory, readExclusion } 
 export { applyDelta } from './ops/apply.js';
 export { repairVolumes, type RepairResult } from './ops/repair.js';
 export { generateKey, signManifest, checkTrust } from './ops/signing.js';
+export { runImageSet, readFailureReport, writeFailureReport, pinnedReference, type ImageSetOptions, type ImageSetReport, type ImageSetSummary, type ResolvedImage, type SetFailure, type SetNote, type SetProgress, type Delivery, type LockInfo, type FailureReport, type RetryEntry } from './ops/image-sets.js';
+export { readSetFiles, parseSetFile, entryKey, type ImageSet, type SetEntry, type PlatformChoice } from './ops/set-file.js';
+export { selectTags, checkTagFilter, type TagFilter } from './ops/tag-filter.js';
+export { readLock, writeLock, compareWithLock, type SetLock, type LockImage, type LockComparison } from './ops/lock.js';
+export { listTags, resolveRemote, currentDigest, type RemoteImage } from './formats/registry/resolve.js';
