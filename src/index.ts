@@ -33,3 +33,4 @@ export { inventoryOfSource, buildInventory, serializeInventory, readExclusion } 
 export { applyDelta } from './ops/apply.js';
 export { repairVolumes, type RepairResult } from './ops/repair.js';
 export { generateKey, signManifest, checkTrust } from './ops/signing.js';
+export { findImages, type FindImagesOptions, type FindImagesResult, type FoundReference, type FoundLocation, type FindProblem } from './ops/find-images.js';
