@@ -55,23 +55,41 @@ export function decodeYamlText(bytes: Buffer): { text: string } | { code: string
   return { text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text };
 }
 
-/** Splits a stream at its `---` lines, then parses each document within the limits. */
-export function parseYamlStream(text: string): YamlStream {
-  const out: YamlStream = { documents: [], problems: [] };
+export type YamlItem = { document: YamlDocument } | { problem: YamlProblem };
+
+/**
+ * The documents of a stream, one at a time (a 60 MiB helm output is never held parsed at once):
+ * split at its `---` lines, each parsed within the limits, or a problem in its place.
+ */
+export function* yamlDocuments(text: string): Generator<YamlItem> {
   let index = 0;
   for (const chunk of splitDocuments(text)) {
     if (!chunk.marked && onlyComments(chunk.text)) continue; // comments before the first ---
     if (Buffer.byteLength(chunk.text) > MAX_YAML_DOCUMENT_BYTES) {
       index++;
-      out.problems.push({
-        code: 'yaml-limit-size',
-        message: `YAML document ${index} is larger than ${MAX_YAML_DOCUMENT_BYTES / 1024 / 1024} MiB, the limit for one document`,
-        line: chunk.firstLine,
-        document: index,
-      });
+      yield {
+        problem: {
+          code: 'yaml-limit-size',
+          message: `YAML document ${index} is larger than ${MAX_YAML_DOCUMENT_BYTES / 1024 / 1024} MiB, the limit for one document`,
+          line: chunk.firstLine,
+          document: index,
+        },
+      };
       continue;
     }
-    index = parseChunk(chunk, index, out);
+    for (const item of parseChunk(chunk, index)) {
+      index = 'document' in item ? item.document.index : item.problem.document;
+      yield item;
+    }
+  }
+}
+
+/** Every document and problem of a small stream (a set file, a kustomization). */
+export function parseYamlStream(text: string): YamlStream {
+  const out: YamlStream = { documents: [], problems: [] };
+  for (const item of yamlDocuments(text)) {
+    if ('document' in item) out.documents.push(item.document);
+    else out.problems.push(item.problem);
   }
   return out;
 }
@@ -108,43 +126,47 @@ function* splitDocuments(text: string): Generator<Chunk> {
   yield { text: text.slice(start), firstLine: line, marked };
 }
 
-function parseChunk(chunk: Chunk, index: number, out: YamlStream): number {
+function parseChunk(chunk: Chunk, index: number): YamlItem[] {
   const lines = new LineCounter();
   const parser = new Parser(lines.addNewLine);
   const composer = new Composer({ merge: true, uniqueKeys: false, prettyErrors: false, strict: false });
   const docs: Document.Parsed[] = [];
-  const lineOf = (offset: number) => chunk.firstLine + lines.linePos(offset).line - 1;
+  // An error at the very end of a document (an unclosed bracket) belongs to its last line, not the next `---`.
+  const lastContent = Math.max(0, chunk.text.trimEnd().length - 1);
+  const lineOf = (offset: number) => chunk.firstLine + lines.linePos(Math.min(offset, lastContent)).line - 1;
   lines.addNewLine(0);
   const depth = new DepthGauge();
   let offset = 0;
   for (const lexeme of new Lexer().lex(chunk.text)) {
     if (depth.feed(lexeme) > MAX_YAML_DEPTH) {
-      out.problems.push({
-        code: 'yaml-limit-depth',
-        message: `YAML nested more than ${MAX_YAML_DEPTH} levels deep, the limit`,
-        line: lineOf(Math.min(offset, chunk.text.length)),
-        document: index + 1,
-      });
-      return index + 1;
+      return [{
+        problem: {
+          code: 'yaml-limit-depth',
+          message: `YAML nested more than ${MAX_YAML_DEPTH} levels deep, the limit`,
+          line: lineOf(Math.min(offset, chunk.text.length)),
+          document: index + 1,
+        },
+      }];
     }
     if (!isControl(lexeme)) offset += lexeme.length;
     for (const token of parser.next(lexeme)) for (const doc of composer.next(token)) docs.push(doc);
   }
   for (const token of parser.end()) for (const doc of composer.next(token)) docs.push(doc);
   for (const doc of composer.end(false, chunk.text.length)) docs.push(doc);
-  for (const doc of docs) {
+  const aliases = chunk.text.includes('*'); // no `*`, no alias: nothing for the alias guard to do
+  return docs.map((doc) => {
     index++;
-    const problem = documentProblem(doc, lineOf);
-    if (problem) out.problems.push({ ...problem, document: index, source: chunk.text, firstLine: chunk.firstLine });
-    else out.documents.push({ doc, index, firstLine: chunk.firstLine, lineOf, source: chunk.text });
-  }
-  return index;
+    const problem = documentProblem(doc, lineOf, aliases);
+    if (problem) return { problem: { ...problem, document: index, source: chunk.text, firstLine: chunk.firstLine } };
+    return { document: { doc, index, firstLine: chunk.firstLine, lineOf, source: chunk.text } };
+  });
 }
 
 /** The first error of a parsed document (syntax, or an alias bomb), or undefined. */
-function documentProblem(doc: Document.Parsed, lineOf: (offset: number) => number): { code: string; message: string; line: number } | undefined {
+function documentProblem(doc: Document.Parsed, lineOf: (offset: number) => number, aliases: boolean): { code: string; message: string; line: number } | undefined {
   const error = doc.errors[0];
   if (error) return { code: 'yaml-invalid', message: `not valid YAML: ${oneLine(error.message)}`, line: lineOf(error.pos[0]) };
+  if (!aliases) return undefined;
   try {
     doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
   } catch (e) {

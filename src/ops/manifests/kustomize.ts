@@ -78,7 +78,7 @@ async function build(dir: string, display: string, ctx: ReadContext, accumulated
   const bytes = await readManifestBytes(file, fileDisplay, out);
   if (!bytes) return;
   // The kustomization itself is read as YAML (within the same limits), not for images.
-  const docs = await manifestImages(bytes, fileDisplay, undefined, 'kubernetes', ctx, { sites: [], problems: out.problems });
+  const docs = await manifestImages(bytes, fileDisplay, undefined, 'kubernetes', ctx, { sites: [], problems: out.problems }, true);
   if (docs.length === 0) return;
   const tree = new YamlTree(docs[0]);
   const root = tree.root;

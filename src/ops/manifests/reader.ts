@@ -5,7 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeYamlText, parseYamlStream, type YamlDocument } from '../../io/yaml-stream.js';
+import { decodeYamlText, yamlDocuments, type YamlDocument } from '../../io/yaml-stream.js';
 import { YamlTree, TreeBudgetError } from './yaml-tree.js';
 import { kubernetesImages } from './kubernetes.js';
 import { composeImages, isComposeFile, parseDotEnv, type Variables } from './compose.js';
@@ -69,25 +69,30 @@ export async function readStreamLimited(stream: NodeJS.ReadableStream, display: 
 /**
  * The images of a manifest's bytes. `dir` is where a compose file's `.env` is looked for
  * (undefined for standard input); `mode` 'kubernetes' reads every document as Kubernetes
- * (kustomize resources).
+ * (kustomize resources). The parsed documents are returned only when `keep` (small files: a
+ * kustomization); otherwise each is dropped once read.
  */
-export async function manifestImages(bytes: Buffer, display: string, dir: string | undefined, mode: ReadMode, ctx: ReadContext, out: Findings): Promise<YamlDocument[]> {
+export async function manifestImages(bytes: Buffer, display: string, dir: string | undefined, mode: ReadMode, ctx: ReadContext, out: Findings, keep = false): Promise<YamlDocument[]> {
   const decoded = decodeYamlText(bytes);
   if (!('text' in decoded)) {
     out.problems.push({ file: display, line: decoded.line, code: decoded.code, severity: 'error', message: decoded.message });
     return [];
   }
-  const stream = parseYamlStream(decoded.text);
-  for (const p of stream.problems) {
-    const template = p.code === 'yaml-invalid' && p.source !== undefined ? firstTemplateLine(p.source, p.firstLine ?? 1) : undefined;
-    if (template !== undefined) {
-      out.problems.push({ file: display, line: template, document: p.document, code: 'template-unrendered', severity: 'error', message: `an unrendered template ({{ }}): ${TEMPLATE_HINT}` });
-    } else {
-      out.problems.push({ file: display, line: p.line, document: p.document, code: p.code, severity: 'error', message: p.message });
-    }
-  }
+  const documents: YamlDocument[] = [];
   let variables: Variables | undefined;
-  for (const yaml of stream.documents) {
+  for (const item of yamlDocuments(decoded.text)) {
+    if ('problem' in item) {
+      const p = item.problem;
+      const template = p.code === 'yaml-invalid' && p.source !== undefined ? firstTemplateLine(p.source, p.firstLine ?? 1) : undefined;
+      if (template !== undefined) {
+        out.problems.push({ file: display, line: template, document: p.document, code: 'template-unrendered', severity: 'error', message: `an unrendered template ({{ }}): ${TEMPLATE_HINT}` });
+      } else {
+        out.problems.push({ file: display, line: p.line, document: p.document, code: p.code, severity: 'error', message: p.message });
+      }
+      continue;
+    }
+    const yaml = item.document;
+    if (keep) documents.push(yaml);
     const tree = new YamlTree(yaml);
     try {
       const structural = structuralTemplateLine(yaml);
@@ -106,7 +111,7 @@ export async function manifestImages(bytes: Buffer, display: string, dir: string
       out.problems.push({ file: display, line: yaml.firstLine, document: yaml.index, code: 'yaml-limit-aliases', severity: 'error', message: e.message });
     }
   }
-  return stream.documents;
+  return documents;
 }
 
 /** The environment first, then the `.env` beside the compose file, as compose looks them up. */
