@@ -47,22 +47,22 @@ export function kubernetesImages(tree: YamlTree, node: Node | undefined, file: s
   for (const key of path) spec = tree.get(spec, key);
   if (spec === undefined) return;
   const name = tree.string(tree.get(tree.get(node, 'metadata'), 'name'));
-  // kustomize's images transformer: containers and initContainers anywhere, image volumes of a
-  // pod's or a template's spec (not a CronJob's), never ephemeral containers.
-  const volumesReached = kind !== 'CronJob';
+  // kustomize's two image filters (see ImageSite.kustomizePasses): its field specs reach pod and
+  // template specs (spec/..., spec/template/spec/...), not a CronJob's job template.
+  const fieldSpecs = kind === 'CronJob' ? 0 : 1;
   for (const field of CONTAINER_FIELDS) {
     for (const container of tree.items(tree.get(spec, field))) {
       const image = tree.get(container, 'image');
       if (image === undefined) continue;
       const site = { file, document: tree.yaml.index, line: tree.line(image), kind, name, container: tree.string(tree.get(container, 'name')), field };
-      addImage(tree, image, { ...site, kustomizable: field !== 'ephemeralContainers' }, out);
+      addImage(tree, image, { ...site, kustomizePasses: field === 'ephemeralContainers' ? 0 : 1 + fieldSpecs }, out);
     }
   }
   for (const volume of tree.items(tree.get(spec, 'volumes'))) {
     const reference = tree.get(tree.get(volume, 'image'), 'reference');
     if (reference === undefined) continue;
     const site = { file, document: tree.yaml.index, line: tree.line(reference), kind, name, container: tree.string(tree.get(volume, 'name')), field: 'volumes' };
-    addImage(tree, reference, { ...site, kustomizable: volumesReached }, out);
+    addImage(tree, reference, { ...site, kustomizePasses: fieldSpecs }, out);
   }
 }
 

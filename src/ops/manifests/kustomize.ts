@@ -112,7 +112,10 @@ async function build(dir: string, display: string, ctx: ReadContext, accumulated
     await build(path, join(display, entry.value), ctx, own, out, inner, true);
   }
   for (const tag of imageTags(tree, root, fileDisplay, out)) {
-    for (const site of own) if (site.kustomizable && !site.unresolved) applyImageTag(site, tag, fileDisplay);
+    for (const site of own) {
+      if (site.unresolved) continue;
+      for (let pass = 0; pass < (site.kustomizePasses ?? 0); pass++) applyImageTag(site, tag, fileDisplay);
+    }
   }
   if (!isComponent) accumulated.push(...own);
 }
@@ -149,18 +152,26 @@ function imageTags(tree: YamlTree, root: Node | undefined, fileDisplay: string, 
   const tags: ImageTag[] = [];
   for (const field of ['images', 'imageTags']) {
     for (const item of tree.items(tree.get(root, field))) {
-      const name = text(tree, tree.get(item, 'name'));
-      if (!name) {
+      const tag: Partial<ImageTag> = {};
+      let refused = false;
+      for (const key of ['name', 'newName', 'newTag', 'digest', 'tagSuffix'] as const) {
+        const node = tree.get(item, key);
+        if (node === undefined || (tree.resolve(node) as { value?: unknown }).value === null) continue;
+        const value = tree.string(node);
+        if (value === undefined) {
+          // kustomize decodes these into strings through JSON: `newTag: 1.20` fails its build.
+          out.problems.push({ file: fileDisplay, line: tree.line(node), code: 'kustomize-image-field', severity: 'error', message: `${field}: ${key} is not a string (kustomize refuses it too: quote it)` });
+          refused = true;
+        } else {
+          tag[key] = value;
+        }
+      }
+      if (refused) continue;
+      if (!tag.name) {
         out.problems.push({ file: fileDisplay, line: tree.line(item), code: 'kustomize-image-name', severity: 'error', message: `an entry of ${field} has no name` });
         continue;
       }
-      tags.push({
-        name,
-        newName: text(tree, tree.get(item, 'newName')),
-        newTag: text(tree, tree.get(item, 'newTag')),
-        digest: text(tree, tree.get(item, 'digest')),
-        tagSuffix: text(tree, tree.get(item, 'tagSuffix')),
-      });
+      tags.push(tag as ImageTag);
     }
   }
   return tags;
@@ -220,16 +231,7 @@ export function splitImage(image: string): [string, string, string] {
 }
 
 function strings(tree: YamlTree, node: Node | undefined): { value: string; line?: number }[] {
-  return tree.items(node).map((n) => ({ value: text(tree, n) ?? '', line: tree.line(n) })).filter((e) => e.value !== '');
-}
-
-/** A scalar as kustomize reads it into a string field: `newTag: 1.20` is "1.20", not 1.2. */
-function text(tree: YamlTree, node: Node | undefined): string | undefined {
-  const s = tree.string(node);
-  if (s !== undefined) return s;
-  const n = tree.resolve(node) as { value?: unknown; source?: string } | undefined;
-  if (n && (typeof n.value === 'number' || typeof n.value === 'boolean')) return n.source ?? String(n.value);
-  return undefined;
+  return tree.items(node).map((n) => ({ value: tree.string(n) ?? '', line: tree.line(n) })).filter((e) => e.value !== '');
 }
 
 async function isDirectory(path: string): Promise<boolean> {

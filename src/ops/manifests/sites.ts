@@ -15,8 +15,14 @@ export interface ImageSite {
   field?: string;
   /** The kustomization whose `images:` changed it. */
   kustomization?: string;
-  /** kustomize's images transformer reaches this place (it skips ephemeral containers and CronJob volumes). */
-  kustomizable?: boolean;
+  /**
+   * How many times each `images:` entry of a kustomization is applied here: kustomize runs two
+   * filters, a legacy one (containers and initContainers anywhere) and one over its field specs
+   * (spec/ and spec/template/spec/ containers, initContainers, image volumes); both reach a
+   * Deployment's containers (a tagSuffix is added twice, as kubectl kustomize does), one a
+   * CronJob's, none an ephemeral container.
+   */
+  kustomizePasses?: number;
   /** Not a usable reference (an unset variable, a template): listed as written, never normalised. */
   unresolved?: boolean;
 }
