@@ -11,7 +11,7 @@ import { Writable, type Transform } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { fromSystemError, ImgpackError, usage } from '../errors.js';
 import { FdSink, StreamSink, TarWriter } from './tar-writer.js';
-import type { FileRange } from '../formats/sinks/sink.js';
+import type { FileRange } from './file-range.js';
 import { VolumeSink, type TransferManifest } from './volumes.js';
 
 export type VolumeInfo = Omit<TransferManifest, 'kind' | 'version' | 'volumes' | 'size' | 'sha256'>;
