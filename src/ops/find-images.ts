@@ -13,34 +13,15 @@ import { formatFull, tryParseReference } from '../model/reference.js';
 import { manifestImages, readManifestBytes, readStreamLimited, type ReadContext } from './manifests/reader.js';
 import { isKustomizationFile, kustomizationFileOf, kustomizeImages } from './manifests/kustomize.js';
 import { TEMPLATE_HINT } from './manifests/templates.js';
-import { emptyFindings, type Findings, type ImageSite } from './manifests/sites.js';
+import { emptyFindings, pathKind, type Findings, type FoundLocation, type ImageSite } from './manifests/sites.js';
+
+export type { FoundLocation };
 
 export interface FindImagesOptions {
   /** Values for compose's `${VAR}` (default: process.env); a `.env` beside the file fills the rest. */
   env?: Record<string, string | undefined>;
   /** What `-` reads (default: process.stdin). */
   stdin?: NodeJS.ReadableStream;
-}
-
-export interface FoundLocation {
-  /** The file as reached from the path given (`-` for standard input). */
-  file: string;
-  /** 1-based position of the YAML document in the file. */
-  document: number;
-  /** 1-based line of the image's value. */
-  line?: number;
-  /** The Kubernetes kind, or `service` for a compose service. */
-  kind?: string;
-  /** metadata.name, or the compose service's name. */
-  name?: string;
-  /** The container's name (the volume's, for an image volume). */
-  container?: string;
-  /** containers, initContainers, ephemeralContainers, volumes; image for compose. */
-  field?: string;
-  /** As written in the file, when that differs from the reference (kustomize's images:, compose variables). */
-  written?: string;
-  /** The kustomization whose `images:` changed the reference. */
-  kustomization?: string;
 }
 
 export interface FoundReference {
@@ -100,7 +81,7 @@ async function readPath(path: string, ctx: ReadContext, out: Findings): Promise<
 /** Searched depth-first in name order; symbolic links to directories are not followed (no loops). */
 async function readDirectory(dir: string, ctx: ReadContext, out: Findings, top: boolean): Promise<void> {
   if (await kustomizationFileOf(dir, { sites: [], problems: [] }, dir)) return kustomizeImages(dir, dir, ctx, out);
-  if (await isFile(join(dir, 'Chart.yaml'))) {
+  if ((await pathKind(join(dir, 'Chart.yaml'))) === 'file') {
     out.problems.push({ file: join(dir, 'Chart.yaml'), code: 'helm-chart', severity: 'error', message: `a Helm chart, whose templates are not rendered: ${TEMPLATE_HINT}` });
     return;
   }
@@ -117,18 +98,10 @@ async function readDirectory(dir: string, ctx: ReadContext, out: Findings, top: 
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
       if (!entry.name.startsWith('.')) await readDirectory(path, ctx, out, false); // .git and the like hold no manifests
-    } else if (/\.ya?ml$/i.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await isFile(path))))) {
+    } else if (/\.ya?ml$/i.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await pathKind(path)) === 'file'))) {
       const bytes = await readManifestBytes(path, path, out);
       if (bytes) await manifestImages(bytes, path, dir, 'any', ctx, out);
     }
-  }
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
   }
 }
 
@@ -159,15 +132,13 @@ function normalize(reference: string): string {
   return parsed ? formatFull(parsed) : '';
 }
 
+const LOCATION_KEYS = ['file', 'document', 'line', 'kind', 'name', 'container', 'field'] as const;
+
+/** The public part of a site, in a fixed key order, without undefined fields; `written` only when it differs. */
 function locationOf(site: ImageSite): FoundLocation {
-  const location: FoundLocation = { file: site.file, document: site.document };
-  if (site.line !== undefined) location.line = site.line;
-  if (site.kind !== undefined) location.kind = site.kind;
-  if (site.name !== undefined) location.name = site.name;
-  if (site.container !== undefined) location.container = site.container;
-  if (site.field !== undefined) location.field = site.field;
+  const location: Record<string, unknown> = {};
+  for (const key of LOCATION_KEYS) if (site[key] !== undefined) location[key] = site[key];
   if (site.written !== site.image) location.written = site.written;
   if (site.kustomization !== undefined) location.kustomization = site.kustomization;
-  return location;
+  return location as unknown as FoundLocation;
 }
-

@@ -14,7 +14,7 @@ import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Node } from 'yaml';
 import { YamlTree } from './yaml-tree.js';
 import { manifestImages, readManifestBytes, type ReadContext } from './reader.js';
-import type { Findings, ImageSite } from './sites.js';
+import { pathKind, type Findings, type ImageSite } from './sites.js';
 
 /** kustomize's recognised names, in the order it looks for them. */
 export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
@@ -105,7 +105,7 @@ async function build(dir: string, display: string, ctx: ReadContext, accumulated
   }
   for (const entry of strings(tree, tree.get(root, 'components'))) {
     const path = resolve(dir, entry.value);
-    if (!(await isDirectory(path))) {
+    if ((await pathKind(path)) !== 'directory') {
       out.problems.push({ file: fileDisplay, line: entry.line, code: looksRemote(entry.value) ? 'kustomize-remote' : 'kustomize-missing', severity: 'error', message: missingMessage('component', entry.value) });
       continue;
     }
@@ -232,14 +232,6 @@ export function splitImage(image: string): [string, string, string] {
 
 function strings(tree: YamlTree, node: Node | undefined): { value: string; line?: number }[] {
   return tree.items(node).map((n) => ({ value: tree.string(n) ?? '', line: tree.line(n) })).filter((e) => e.value !== '');
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** kustomize's remote targets: URLs, git@host:, and host/org/repo forms. */
