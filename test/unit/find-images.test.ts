@@ -185,6 +185,14 @@ describe('compose', () => {
     expect(r.problems).toEqual([expect.objectContaining({ code: 'compose-interpolation', line: 3, message: 'the image of service a: required variable IMG is missing a value: set IMG first' })]);
   });
 
+  it('extends within the file is followed; from another file, and include:, are warnings', async () => {
+    const text = 'include:\n- other.yaml\nservices:\n  base:\n    image: base:1\n  child:\n    extends: base\n  grandchild:\n    extends: {service: child}\n  elsewhere:\n    extends: {file: common.yaml, service: x}\n  loop:\n    extends: loop\n';
+    const r = await findImages(['-'], { stdin: stdin(text), env: {} });
+    expect(r.references).toEqual([expect.objectContaining({ reference: 'base:1' })]);
+    expect(r.references[0].locations.map((l) => [l.name, l.line])).toEqual([['base', 5], ['child', 5], ['grandchild', 5]]);
+    expect(r.problems.map((p) => [p.code, p.severity, p.line])).toEqual([['compose-not-followed', 'warning', 2], ['compose-not-followed', 'warning', 11]]);
+  });
+
   it('interpolation as compose does it', () => {
     const v = (vars: Record<string, string>) => (name: string) => vars[name];
     const env = v({ A: 'a', E: '' });

@@ -20,8 +20,13 @@ export function isComposeFile(tree: YamlTree, root: Node | undefined): boolean {
 
 export function composeImages(tree: YamlTree, root: Node | undefined, file: string, variables: Variables, out: Findings): void {
   const unset = new Map<string, { line?: number; count: number }>();
-  for (const [service, definition] of tree.entries(tree.get(root, 'services'))) {
-    const node = tree.get(definition, 'image');
+  const services = tree.get(root, 'services');
+  const include = tree.get(root, 'include');
+  if (include !== undefined) {
+    out.problems.push({ file, line: tree.line(include), document: tree.yaml.index, code: 'compose-not-followed', severity: 'warning', message: 'include: is not followed: give the included files too' });
+  }
+  for (const [service, definition] of tree.entries(services)) {
+    const node = imageOf(tree, services, service, definition, file, out);
     if (node === undefined) continue; // built, not pulled
     const line = tree.line(node);
     const written = tree.string(node);
@@ -52,6 +57,29 @@ export function composeImages(tree: YamlTree, root: Node | undefined, file: stri
       file, line: u.line, document: tree.yaml.index, code: 'compose-variable-unset', severity: 'warning',
       message: `variable ${name} is not set (neither in the environment nor in .env): ${u.count} image reference${u.count === 1 ? '' : 's'} listed as written`,
     });
+  }
+}
+
+/**
+ * A service's `image`, or the one it inherits through `extends` from a service of the same file
+ * (`extends: name` or `extends: {service: name}`); `extends` from another file is reported.
+ */
+function imageOf(tree: YamlTree, services: Node | undefined, service: string, definition: Node | undefined, file: string, out: Findings): Node | undefined {
+  const seen = new Set([service]);
+  let current = definition;
+  for (;;) {
+    const image = tree.get(current, 'image');
+    if (image !== undefined) return image;
+    const ext = tree.get(current, 'extends');
+    if (ext === undefined) return undefined;
+    if (tree.get(ext, 'file') !== undefined) {
+      out.problems.push({ file, line: tree.line(ext), document: tree.yaml.index, code: 'compose-not-followed', severity: 'warning', message: `service ${service} extends a service of another file, which is not followed: give that file too` });
+      return undefined;
+    }
+    const base = tree.string(ext) ?? tree.string(tree.get(ext, 'service'));
+    if (base === undefined || seen.has(base)) return undefined;
+    seen.add(base);
+    current = tree.get(services, base);
   }
 }
 
