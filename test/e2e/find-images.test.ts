@@ -44,6 +44,15 @@ describe('find-images', () => {
     expect(r.stderr).toMatch(new RegExp(`^imgpack: not valid YAML: .+ \\(${file}:11\\)\\n$`));
   });
 
+  it('--json with a problem: the problem in the document, nothing on stderr, exit 1', async () => {
+    const file = writeTemp(dir, 'broken-json.yaml', `${pod('a', 'redis:7')}---\n[`);
+    const r = await runCli('find-images', file, '--json');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('');
+    expect(r.json().references.map((x: { reference: string }) => x.reference)).toEqual(['redis:7']);
+    expect(r.json().problems).toEqual([expect.objectContaining({ file, line: 10, document: 2, code: 'yaml-invalid', severity: 'error' })]);
+  });
+
   it('warnings (an unset compose variable) keep exit 0; --quiet hides them', async () => {
     const file = writeTemp(dir, 'compose.yaml', 'services:\n  web:\n    image: ${FIND_IMAGES_TEST_UNSET}/web:1\n');
     const r = await runCli('find-images', file);
