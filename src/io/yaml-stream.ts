@@ -5,7 +5,7 @@
  * its stack or exhaust memory), and the library's own maxAliasCount against alias bombs.
  * Each document fails alone, with its line; nothing here throws on bad input.
  */
-import { Composer, Lexer, LineCounter, Parser, visit, isAlias, type Document, type Node } from 'yaml';
+import { Composer, Lexer, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
 
 /** Kubernetes stores objects of at most 1.5 MiB (etcd); twice that leaves room for YAML's indentation. */
 export const MAX_YAML_DOCUMENT_BYTES = 3 * 1024 * 1024;
