@@ -31,6 +31,8 @@ export { pullToLayout, type PullOptions } from './formats/registry/pull.js';
 export { configureRegistries, type RegistrySettings } from './formats/registry/settings.js';
 export { inventoryOfSource, buildInventory, serializeInventory, readExclusion } from './ops/inventory.js';
 export { applyDelta } from './ops/apply.js';
+export { exportImage, flatten, type ExportReport } from './ops/export.js';
+export { exportToDirectory, type ExportDirOptions } from './ops/export-dir.js';
 export { repairVolumes, type RepairResult } from './ops/repair.js';
 export { generateKey, signManifest, checkTrust } from './ops/signing.js';
 export { runImageSet, readFailureReport, writeFailureReport, pinnedReference, type ImageSetOptions, type ImageSetReport, type ImageSetSummary, type ResolvedImage, type SetFailure, type SetNote, type SetProgress, type Delivery, type LockInfo, type FailureReport, type RetryEntry } from './ops/image-sets.js';
@@ -38,3 +40,4 @@ export { readSetFiles, parseSetFile, entryKey, type ImageSet, type SetEntry, typ
 export { selectTags, checkTagFilter, type TagFilter } from './ops/tag-filter.js';
 export { readLock, writeLock, compareWithLock, type SetLock, type LockImage, type LockComparison } from './ops/lock.js';
 export { listTags, resolveRemote, currentDigest, type RemoteImage } from './formats/registry/resolve.js';
+export { findImages, type FindImagesOptions, type FindImagesResult, type FoundReference, type FoundLocation, type FindProblem } from './ops/find-images.js';

@@ -49,6 +49,7 @@ const COMMANDS: { names: string[]; load: () => Promise<CommandModule> }[] = [
   { names: ['repair'], load: () => import('./commands/repair.js') },
   { names: ['key'], load: () => import('./commands/key.js') },
   { names: ['self-copy'], load: () => import('./commands/self-copy.js') },
+  { names: ['find-images'], load: () => import('./commands/find-images.js') },
 ];
 
 /** Global options that take a value (the word after them is not the command). */
