@@ -110,7 +110,7 @@ export async function runSetCommand<T>(ctx: CommandContext, flags: SetFlags, set
       ctx.io.err(`Fetched ${f.images} of ${report.images.length} image${report.images.length === 1 ? '' : 's'}${f.blobsShared ? `; ${f.blobsShared} blob${f.blobsShared === 1 ? '' : 's'} (${humanSize(f.bytesShared)}) shared between images, downloaded once` : ''}`);
     }
   }
-  for (const f of report.failures) ctx.io.err(`imgpack: failed: ${familiarName(f.reference)} (${f.registry}): ${f.reason}`);
+  for (const f of report.failures) ctx.io.err(`imgpack: failed: ${familiarName(f.reference)}${f.registry ? ` (${f.registry})` : ''}: ${f.reason}`);
   if (flags.report) writeFailureReport(flags.report, report.failures, report.lock?.path ?? (lock.read ? lock.path : undefined));
   if (report.failures.length) ctx.setExitCode(1);
   return report;

@@ -87,6 +87,8 @@ export interface RetryEntry {
   platforms?: string[] | 'all';
   /** The image is pinned by the lock already: fetch this digest, leave the lock alone. */
   pinned?: true;
+  /** fromManifests: the set entry's key in the lock, under which a retry records what it finds. */
+  key?: string;
 }
 
 export interface LockInfo {
@@ -205,9 +207,9 @@ class SetRun {
     await pool(entries, RESOLVE_AT_ONCE, () => !!this.firstError, async (entry) => {
       const platforms = entry.platforms ?? this.defaults;
       const strict = entry.platforms !== undefined || this.opts.platforms !== undefined;
-      const key = entryKey(entry, platforms);
+      const key = (entry.kind === 'manifests' && entry.key) || entryKey(entry, platforms);
       const explicit = strict ? platformStrings(platforms) : undefined;
-      const fromLock = entry.kind === 'image' && entry.outsideLock ? undefined : byKey.get(key);
+      const fromLock = (entry.kind === 'image' && entry.outsideLock) || (entry.kind === 'manifests' && entry.reread) ? undefined : byKey.get(key);
       if (fromLock) {
         for (const img of fromLock) {
           const have = locked.get(img.reference);
@@ -216,7 +218,7 @@ class SetRun {
         }
       } else {
         try {
-          const refs = await this.referencesOf(entry);
+          const refs = await this.referencesOf(entry, explicit);
           for (const reference of refs) {
             const w = wanted.get(reference);
             const pinned = entry.kind === 'image' && entry.outsideLock;
@@ -236,6 +238,15 @@ class SetRun {
       progress();
     });
     this.throwFirst();
+
+    // A reference the lock pins for the platforms wanted keeps its digest, even when the entry
+    // that names it is new or changed (a filter that now picks one tag more pins the others).
+    const byReference = new Map((this.previous?.lock.images ?? []).map((i) => [i.reference, i]));
+    for (const w of wanted.values()) {
+      const img = byReference.get(w.reference);
+      if (!img || w.outsideLock || locked.has(w.reference) || !coversPlatforms(img, w.want)) continue;
+      locked.set(w.reference, { ...img, entries: [], locked: true, want: img.platforms.map((p) => parsePlatform(p.platform)), origin: w.origin });
+    }
 
     // References into digests, platforms and sizes.
     const fresh = [...wanted.values()].filter((w) => {
@@ -293,7 +304,7 @@ class SetRun {
 
   private readonly imageBlobs = new Map<string, { manifests: number; blobs: Map<string, number> }>();
 
-  private async referencesOf(entry: SetEntry): Promise<string[]> {
+  private async referencesOf(entry: SetEntry, explicit: string[] | 'all' | undefined): Promise<string[]> {
     if (entry.kind === 'image') return [entry.reference];
     if (entry.kind === 'tags') {
       const tags = this.opts.from ? localTags(this.opts.from, entry.repository) : entry.filter.list ? [] : await (await import('../formats/registry/resolve.js')).listTags(entry.repository, this.opts.tagPageSize);
@@ -301,7 +312,30 @@ class SetRun {
       if (picked.length === 0) throw invalid('no-matching-tags', `no tag of ${familiarName(entry.repository)} matches the filter (${tags.length} tag${tags.length === 1 ? '' : 's'} listed)`, where(entry.origin));
       return picked.map((t) => `${entry.repository}:${t}`);
     }
-    throw invalid('unsupported', 'fromManifests needs find-images, which this build lacks', where(entry.origin));
+    return this.manifestReferences(entry, explicit);
+  }
+
+  /**
+   * What find-images finds under the path. A problem it reports as an error (a file it could not
+   * read, a template left unrendered) or a reference that is not one (an unset variable) fails
+   * the entry, and is retried as a whole; its warnings are notes. The references found are fetched.
+   */
+  private async manifestReferences(entry: Extract<SetEntry, { kind: 'manifests' }>, explicit: string[] | 'all' | undefined): Promise<string[]> {
+    const { findImages } = await import('./find-images.js');
+    const found = await findImages([entry.path]);
+    const retry = { ...retryOf(entry, explicit), key: entry.key ?? entryKey(entry, entry.platforms ?? this.defaults) };
+    const name = entryName(entry);
+    for (const p of found.problems) {
+      const at = p.line ? `${p.file}:${p.line}` : p.file;
+      if (p.severity === 'warning') this.notes.push({ kind: 'manifest-problem', file: p.file, line: p.line, message: p.message });
+      else this.fail(invalid(p.code, `${p.message} (${at})`, name), name, retry);
+    }
+    for (const r of found.references) {
+      if (r.normalized) continue;
+      const l = r.locations[0];
+      this.fail(invalid('bad-reference', `not a usable reference: ${r.reference}${l ? ` (${l.line ? `${l.file}:${l.line}` : l.file})` : ''}`, name), name, retry);
+    }
+    return found.references.filter((r) => r.normalized).map((r) => formatFull(parseReference(r.normalized)));
   }
 
   private async resolveRemote(w: Wanted): Promise<ResolvedImage> {
@@ -357,8 +391,11 @@ class SetRun {
     if (!target) return undefined;
     const inLock = images.filter((i) => !i.outsideLock);
     const mine = new Set(inLock.map((i) => i.reference));
-    const kept = target.keepOthers ? (this.previous?.lock.images ?? []).filter((i) => !mine.has(i.reference)) : [];
-    const lockImages: LockImage[] = [...kept, ...inLock.map(({ reference, digest, mediaType, platforms, size, entries }) => ({ reference, digest, mediaType, platforms, size, entries: [...entries].sort() }))]
+    const before = new Map((this.previous?.lock.images ?? []).map((i) => [i.reference, i]));
+    // A retry adds to the lock: what it did not touch stays, and so do the entries that named what it did.
+    const kept = target.keepOthers ? [...before.values()].filter((i) => !mine.has(i.reference)) : [];
+    const entriesOf = (i: ResolvedImage) => [...new Set([...(target.keepOthers ? before.get(i.reference)?.entries ?? [] : []), ...i.entries])].sort();
+    const lockImages: LockImage[] = [...kept, ...inLock.map((i) => ({ reference: i.reference, digest: i.digest, mediaType: i.mediaType, platforms: i.platforms, size: i.size, entries: entriesOf(i) }))]
       .sort((a, b) => a.reference.localeCompare(b.reference));
     const lock: SetLock = { kind: 'imgpack-lock', version: 1, sets: target.keepOthers && this.previous ? this.previous.lock.sets : this.set.files, images: lockImages };
     if (this.previous && JSON.stringify(this.previous.lock) === JSON.stringify(lock)) {
@@ -436,6 +473,12 @@ class SetRun {
 /** `repo:tag@digest`: the tag names the image, the digest is what is fetched. */
 export function pinnedReference(img: { reference: string; digest: string }): string {
   return `${img.reference.replace(/@.*$/, '')}@${img.digest}`;
+}
+
+/** Whether a locked image holds every platform wanted (never said of 'all': the registry may have more now). */
+function coversPlatforms(img: LockImage, want: PlatformChoice): boolean {
+  if (want === 'all') return false;
+  return want.every((w) => img.platforms.some((p) => p.platform === formatPlatform(w) || p.platform.startsWith(`${formatPlatform(w)}/`)));
 }
 
 function platformStrings(p: PlatformChoice): string[] | 'all' {
@@ -549,7 +592,10 @@ export function readFailureReport(path: string): { set: ImageSet; lock?: string 
       if (!Array.isArray(r.platforms) || !r.platforms.every((p) => typeof p === 'string' && /^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/.test(p))) throw invalid('bad-report', 'platforms is a list of os/arch[/variant]', where(origin));
       platforms = r.platforms.map(parsePlatform);
     }
-    if (typeof r.fromManifests === 'string') return { kind: 'manifests', path: r.fromManifests, written: r.fromManifests, platforms, origin };
+    if (typeof r.fromManifests === 'string') {
+      if (r.key !== undefined && typeof r.key !== 'string') throw invalid('bad-report', 'key is not a string', where(origin));
+      return { kind: 'manifests', path: r.fromManifests, written: r.fromManifests, platforms, origin, reread: true, ...(r.key ? { key: r.key } : {}) };
+    }
     if (typeof r.ref !== 'string') throw invalid('bad-report', 'a retry entry needs ref or fromManifests', where(origin));
     let ref;
     try {

@@ -40,8 +40,12 @@ export type SetEntry =
   | { kind: 'image'; reference: string; platforms?: PlatformChoice; origin: SetOrigin; outsideLock?: boolean }
   /** The tags of a repository that a filter picks from the registry's tag list. */
   | { kind: 'tags'; repository: string; filter: TagFilter; platforms?: PlatformChoice; origin: SetOrigin }
-  /** Every image reference find-images finds under a path (resolved against the set file's folder). */
-  | { kind: 'manifests'; path: string; written: string; platforms?: PlatformChoice; origin: SetOrigin };
+  /**
+   * Every image reference find-images finds under a path (resolved against the set file's
+   * folder). `reread`: a retry, which reads the manifests again rather than taking the lock's
+   * list, and records what it finds under `key`, the entry of the set that failed.
+   */
+  | { kind: 'manifests'; path: string; written: string; platforms?: PlatformChoice; origin: SetOrigin; reread?: boolean; key?: string };
 
 export interface ImageSet {
   entries: SetEntry[];

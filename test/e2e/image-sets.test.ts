@@ -6,13 +6,14 @@
  * failed, save -f from the store, and verify --lock of what was written.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from '../../src/testing/build.js';
 import { pushImage } from '../../src/testing/seed-registry.js';
 import { listTags } from '../../src/formats/registry/resolve.js';
 import { runImageSet } from '../../src/ops/image-sets.js';
+import { formatPlatform, hostPlatform } from '../../src/model/oci.js';
 import { readSetFiles } from '../../src/ops/set-file.js';
 import { startFakeRegistry, type FakeRegistry } from '../helpers/fake-registry.js';
 import { runCli } from '../helpers/cli.js';
@@ -200,6 +201,44 @@ describe('image sets against a registry', () => {
     // host was remembered; now at most the first wave of 8 clients resolving at once.
     expect(reg.notHttp() - before).toBeGreaterThan(0);
     expect(reg.notHttp() - before).toBeLessThanOrEqual(8);
+  });
+
+  it('fromManifests: fetches what find-images finds; an unusable reference fails the entry, and the retry reads the manifests again', async () => {
+    const k8s = join(dir, 'k8s');
+    mkdirSync(k8s, { recursive: true });
+    writeFileSync(join(k8s, 'app.yaml'), [
+      'apiVersion: apps/v1', 'kind: Deployment', 'metadata: {name: web}', 'spec:', '  template:', '    spec:',
+      '      initContainers:', `        - {name: init, image: ${reg.host}/team/set4:1}`,
+      '      containers:', `        - {name: web, image: ${reg.host}/team/set5:1}`,
+      '---', 'apiVersion: batch/v1', 'kind: CronJob', 'metadata: {name: nightly}', 'spec:', '  schedule: "@daily"', '  jobTemplate:', '    spec:', '      template:', '        spec:',
+      '          containers:', `            - {name: job, image: ${reg.host}/team/set4:1}`,
+    ].join('\n') + '\n');
+    writeFileSync(join(k8s, 'compose.yaml'), `services:\n  db:\n    image: ${reg.host}/team/set\${DB_IMAGE}:1\n`);
+    const set = write('manifests.yaml', 'images:\n  - fromManifests: ./k8s/\n');
+    const store = join(dir, 'store-manifests');
+    const report = join(dir, 'manifests-failed.json');
+    const r = await runCli('--store', store, 'pull', '-f', set, '--keep-going', '--report', report);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual([`Pulled: ${reg.host}/team/set4:1`, `Pulled: ${reg.host}/team/set5:1`]);
+    expect(r.stderr).toContain(`imgpack: failed: fromManifests ./k8s/: not a usable reference: ${reg.host}/team/set\${DB_IMAGE}:1 (${join(k8s, 'compose.yaml')}:3)`);
+    expect(r.stderr).toContain('warning: variable DB_IMAGE is not set');
+    expect(JSON.parse(readFileSync(report, 'utf8')).failures.map((f: { retry: unknown }) => f.retry)).toEqual([{ fromManifests: k8s, key: `fromManifests ./k8s/ [${formatPlatform(hostPlatform())}]` }]);
+
+    process.env.DB_IMAGE = '6';
+    try {
+      const retry = await runCli('--store', store, 'pull', '--retry', report);
+      expect(retry.code, retry.stderr).toBe(0);
+      expect(retry.stdout.trim().split('\n')).toEqual([`Pulled: ${reg.host}/team/set4:1`, `Pulled: ${reg.host}/team/set5:1`, `Pulled: ${reg.host}/team/set6:1`]);
+    } finally {
+      delete process.env.DB_IMAGE;
+    }
+    const lock = JSON.parse(readFileSync(join(dir, 'manifests.lock'), 'utf8'));
+    expect(lock.images.map((i: { reference: string }) => i.reference)).toEqual([4, 5, 6].map((n) => `${reg.host}/team/set${n}:1`));
+    // The set run with the lock now takes the lock's three (the retry recorded the third under the set's entry), without reading the manifests.
+    rmSync(k8s, { recursive: true });
+    const locked = await runCli('--store', store, 'pull', '-f', set, '--lock', join(dir, 'manifests.lock'), '--dry-run');
+    expect(locked.code, locked.stderr).toBe(0);
+    expect(locked.stdout.split('\n').filter((l) => l.endsWith(' lock')).map((l) => l.split(' ')[0])).toEqual([4, 5, 6].map((n) => `${reg.host}/team/set${n}:1`));
   });
 
   it('refuses set flags without a set, and --report without --keep-going', async () => {
