@@ -6,7 +6,7 @@ import type { CopyReport, LayerPolicy } from '../ops/copy.js';
 import type { Plan } from '../ops/plan.js';
 import { estimateSize, refuseOverwritingInput, resolveOutput, writePlan, type ResolvedOutput } from '../ops/write.js';
 import { progressFor } from './progress.js';
-import { parsePlatform, type Platform } from '../model/oci.js';
+import { isPlatformSpec, parsePlatform, type Platform } from '../model/oci.js';
 import { manifestPathOf, parseSize, type TransferManifest } from '../io/volumes.js';
 import type { PushOptions } from '../formats/registry/registry-sink.js';
 import type { PushedRepository } from '../ops/push.js';
@@ -74,7 +74,7 @@ export function addTransferOptions(cmd: Command): Command {
 export function platformOf(flags: WriteFlags): Platform | undefined {
   if (flags.platform && flags.allPlatforms) throw usage('usage', '--platform and --all-platforms exclude each other');
   if (!flags.platform) return undefined;
-  if (!/^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/.test(flags.platform)) throw usage('bad-platform', 'a platform is os/arch[/variant], e.g. linux/arm64', flags.platform);
+  if (!isPlatformSpec(flags.platform)) throw usage('bad-platform', 'a platform is os/arch[/variant], e.g. linux/arm64', flags.platform);
   return parsePlatform(flags.platform);
 }
 

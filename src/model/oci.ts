@@ -150,6 +150,11 @@ export function formatPlatform(p: Platform | undefined): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
 
+/** `os/arch[/variant]` as flags and set files write a platform. */
+export function isPlatformSpec(s: unknown): s is string {
+  return typeof s === 'string' && /^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/.test(s);
+}
+
 export function parsePlatform(s: string): Platform {
   const [os, architecture, variant] = s.split('/');
   const p: Platform = { os, architecture };

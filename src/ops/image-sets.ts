@@ -15,7 +15,7 @@ import { fromSystemError, ImgpackError, invalid } from '../errors.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { openSource, type ArchiveSource } from '../formats/source.js';
 import { SharedDownloads } from '../formats/registry/pull.js';
-import { formatPlatform, hostPlatform, parsePlatform } from '../model/oci.js';
+import { formatPlatform, hostPlatform, isPlatformSpec, parsePlatform } from '../model/oci.js';
 import { familiarName, formatFull, parseReference, repositoryOf } from '../model/reference.js';
 import { entryKey, where, type ImageSet, type PlatformChoice, type SetEntry, type SetOrigin } from './set-file.js';
 import { checkTagFilter, selectTags, type TagFilter } from './tag-filter.js';
@@ -589,7 +589,7 @@ export function readFailureReport(path: string): { set: ImageSet; lock?: string 
     let platforms: PlatformChoice | undefined;
     if (r.platforms === 'all') platforms = 'all';
     else if (r.platforms !== undefined) {
-      if (!Array.isArray(r.platforms) || !r.platforms.every((p) => typeof p === 'string' && /^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/.test(p))) throw invalid('bad-report', 'platforms is a list of os/arch[/variant]', where(origin));
+      if (!Array.isArray(r.platforms) || !r.platforms.every(isPlatformSpec)) throw invalid('bad-report', 'platforms is a list of os/arch[/variant]', where(origin));
       platforms = r.platforms.map(parsePlatform);
     }
     if (typeof r.fromManifests === 'string') {

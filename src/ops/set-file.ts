@@ -19,7 +19,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { fromSystemError, invalid } from '../errors.js';
-import { formatPlatform, parsePlatform, type Platform } from '../model/oci.js';
+import { formatPlatform, isPlatformSpec, parsePlatform, type Platform } from '../model/oci.js';
 import { formatFull, parseReference, repositoryOf } from '../model/reference.js';
 import { checkTagFilter, type TagFilter } from './tag-filter.js';
 
@@ -169,7 +169,7 @@ function platformList(raw: unknown, at: string): Platform[] {
   const list = Array.isArray(raw) ? raw : [raw];
   if (list.length === 0) throw invalid('bad-set-file', 'platforms: names at least one os/arch[/variant]', at);
   return list.map((p) => {
-    if (typeof p !== 'string' || !/^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/.test(p)) throw invalid('bad-set-file', `a platform is os/arch[/variant], e.g. linux/arm64, not ${JSON.stringify(p)}`, at);
+    if (!isPlatformSpec(p)) throw invalid('bad-set-file', `a platform is os/arch[/variant], e.g. linux/arm64, not ${JSON.stringify(p)}`, at);
     return parsePlatform(p);
   });
 }

@@ -241,6 +241,22 @@ describe('image sets against a registry', () => {
     expect(locked.stdout.split('\n').filter((l) => l.endsWith(' lock')).map((l) => l.split(' ')[0])).toEqual([4, 5, 6].map((n) => `${reg.host}/team/set${n}:1`));
   });
 
+  it('a changed entry keeps the digests the lock pins for the references it still names, and resolves only the new ones', async () => {
+    await pushImage(reg.host, 'team/pinned', '1.0.0', await buildImage({ layers: [{ files: { v: '1.0.0' } }] }));
+    const first = await buildImage({ layers: [{ files: { v: '1.1.0' } }] });
+    await pushImage(reg.host, 'team/pinned', '1.1.0', first);
+    const lockPath = join(dir, 'pinned.lock');
+    const one = write('pinned.yaml', `images:\n  - ref: ${reg.host}/team/pinned\n    tags: {latest: 1}\n`);
+    expect((await runCli('pull', '-f', one, '--lock', lockPath, '-o', join(dir, 'pinned1/'))).code).toBe(0);
+    // 1.1.0 is pushed again with other content; the filter now asks for two tags.
+    await pushImage(reg.host, 'team/pinned', '1.1.0', await buildImage({ layers: [{ files: { v: '1.1.0 rebuilt' } }] }));
+    write('pinned.yaml', `images:\n  - ref: ${reg.host}/team/pinned\n    tags: {latest: 2}\n`);
+    const r = await runCli('pull', '-f', one, '--lock', lockPath, '--dry-run', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().images.map((i: { reference: string; digest: string; locked: boolean }) => [i.reference.split(':').pop(), i.locked])).toEqual([['1.0.0', false], ['1.1.0', true]]);
+    expect(r.json().images[1].digest).toBe(first.manifest.digest);
+  });
+
   it('refuses set flags without a set, and --report without --keep-going', async () => {
     expect((await runCli('pull', 'x:1', '--keep-going')).stderr).toBe('imgpack: --keep-going goes with an image set (-f FILE)\n');
     const r = await runCli('pull', '-f', sharedList(), '--report', join(dir, 'r.json'));
