@@ -10,7 +10,7 @@
  * retry needs) and everything else is delivered.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { dirname, relative, resolve as resolvePath } from 'node:path';
 import { fromSystemError, ImgpackError, invalid } from '../errors.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { openSource, type ArchiveSource } from '../formats/source.js';
@@ -561,13 +561,15 @@ async function pool<T>(items: T[], limit: number, stopped: () => boolean, work: 
 export interface FailureReport {
   kind: 'imgpack-failures';
   version: 1;
-  /** The lock of the run (absolute): a retry reads it and adds what it resolves. */
+  /** The lock of the run, relative to the report: a retry reads it and adds what it resolves. */
   lock?: string;
   failures: SetFailure[];
 }
 
 export function writeFailureReport(path: string, failures: SetFailure[], lockPath?: string): void {
-  const report: FailureReport = { kind: 'imgpack-failures', version: 1, ...(lockPath ? { lock: resolvePath(lockPath) } : {}), failures };
+  // Relative to the report, so that the two can move together (to the machine that retries).
+  const lock = lockPath ? relative(dirname(resolvePath(path)), resolvePath(lockPath)) : undefined;
+  const report: FailureReport = { kind: 'imgpack-failures', version: 1, ...(lock ? { lock } : {}), failures };
   writeFileAtomically(path, JSON.stringify(report, null, 2) + '\n');
 }
 
@@ -610,5 +612,5 @@ export function readFailureReport(path: string): { set: ImageSet; lock?: string 
     }
     return { kind: 'image', reference: formatFull(ref), platforms, origin, ...(r.pinned ? { outsideLock: true } : {}) };
   });
-  return { set: { entries, files: [] }, lock: report.lock };
+  return { set: { entries, files: [] }, lock: report.lock === undefined ? undefined : resolvePath(dirname(path), report.lock) };
 }

@@ -4,7 +4,7 @@
  * entries, lock files that crossed an air gap (checked, never trusted), and the lock comparison.
  */
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ImgpackError } from '../../src/errors.js';
@@ -200,9 +200,10 @@ describe('keep-going reports', () => {
     writeFailureReport(p, [
       { reference: 'docker.io/library/nginx', registry: 'docker.io', code: 'registry-unreachable', reason: 'x', exitCode: 2, retry: { ref: 'docker.io/library/nginx', tags: { semver: '>=1' }, platforms: ['linux/arm64'] } },
       { reference: 'docker.io/library/redis:7', registry: 'docker.io', code: 'digest-mismatch', reason: 'y', exitCode: 1, retry: { ref: `docker.io/library/redis:7@${digest}`, platforms: 'all', pinned: true } },
-    ], 'set.lock');
+    ], join(dir, 'locks', 'set.lock'));
+    expect(JSON.parse(readFileSync(p, 'utf8')).lock).toBe('locks/set.lock'); // relative to the report: the two move together
     const { set, lock } = readFailureReport(p);
-    expect(lock).toBe(join(process.cwd(), 'set.lock'));
+    expect(lock).toBe(join(dir, 'locks', 'set.lock'));
     expect(set.entries.map(({ origin, ...e }) => e)).toEqual([
       { kind: 'tags', repository: 'docker.io/library/nginx', filter: { semver: '>=1' }, platforms: [{ os: 'linux', architecture: 'arm64' }] },
       { kind: 'image', reference: `docker.io/library/redis:7@${digest}`, platforms: 'all', outsideLock: true },
