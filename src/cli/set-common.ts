@@ -1,7 +1,7 @@
 /** Image sets on the command line (pull, save, copy -f FILE): the flags, the one progress display, the report. */
 import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
-import { usage } from '../errors.js';
+import { invalid, usage } from '../errors.js';
 import type { ArchiveSource } from '../formats/source.js';
 import { readSetFiles, type ImageSet, type PlatformChoice, type SetEntry } from '../ops/set-file.js';
 import { readFailureReport, runImageSet, writeFailureReport, type Delivery, type ImageSetReport, type ImageSetSummary, type LockInfo, type SetNote } from '../ops/image-sets.js';
@@ -76,6 +76,13 @@ export async function runSetCommand<T>(ctx: CommandContext, flags: SetFlags, set
     lock = flags.lock ? { path: flags.lock, read: true } : { path: defaultLockPath(flags.file[0]), read: false };
   }
   for (const r of settings.references ?? []) set.entries.push(commandLineEntry(r));
+  if (set.entries.length === 0) {
+    if (flags.retry) {
+      if (!ctx.io.quiet) ctx.io.err(`Nothing to retry: ${flags.retry} names no failure`);
+      return { images: [], failures: [], notes: [], size: 0 };
+    }
+    throw invalid('empty-set', 'the set names no image', flags.file.join(', '));
+  }
   const progress = progressFor(ctx, 'resolving the set', 0);
   let report: ImageSetReport<T>;
   let delivered = false;

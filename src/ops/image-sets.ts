@@ -9,6 +9,7 @@
  * for a rerun. With keepGoing every failure is recorded (reference, registry, reason, and what a
  * retry needs) and everything else is delivered.
  */
+import { setMaxListeners } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve as resolvePath } from 'node:path';
 import { fromSystemError, ImgpackError, invalid } from '../errors.js';
@@ -431,6 +432,7 @@ class SetRun {
   async fetch(images: ResolvedImage[]): Promise<{ fetched: { image: ResolvedImage; source: ArchiveSource }[]; shared: SharedDownloads }> {
     const shared = new SharedDownloads(this.opts.downloads ?? 8);
     const stop = new AbortController();
+    setMaxListeners(0, stop.signal); // every download in flight listens to it
     const fetched: { image: ResolvedImage; source: ArchiveSource }[] = [];
     const bytes = new Map<string, number>();
     const totalBytes = images.reduce((n, i) => n + i.size, 0);

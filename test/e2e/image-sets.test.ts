@@ -257,8 +257,12 @@ describe('image sets against a registry', () => {
     expect(r.json().images[1].digest).toBe(first.manifest.digest);
   });
 
-  it('refuses set flags without a set, and --report without --keep-going', async () => {
+  it('refuses set flags without a set, --report without --keep-going, and a set that names nothing', async () => {
     expect((await runCli('pull', 'x:1', '--keep-going')).stderr).toBe('imgpack: --keep-going goes with an image set (-f FILE)\n');
+    const empty = write('empty.txt', '# nothing yet\n');
+    expect(await runCli('pull', '-f', empty)).toMatchObject({ code: 1, stderr: `imgpack: the set names no image (${empty})\n` });
+    const none = write('none.json', JSON.stringify({ kind: 'imgpack-failures', version: 1, failures: [] }));
+    expect(await runCli('pull', '--retry', none)).toMatchObject({ code: 0, stderr: `Nothing to retry: ${none} names no failure\n` });
     const r = await runCli('pull', '-f', sharedList(), '--report', join(dir, 'r.json'));
     expect([r.code, r.stderr]).toEqual([2, 'imgpack: --report goes with --keep-going\n']);
   });

@@ -103,6 +103,9 @@ describe('set files', () => {
     expect(set.files.map((f) => f.path)).toEqual([a, b]);
     expect(set.files[0].sha256).toBe(`sha256:${createHash('sha256').update('nginx:1.25\n').digest('hex')}`);
     expect(errorOf(() => readSetFiles([join(dir, 'absent.yaml')])).exitCode).toBe(2);
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, Buffer.alloc(17 * 1024 * 1024, 0x20));
+    expect(errorOf(() => readSetFiles([big])).line).toBe(`the set file is larger than 16777216 bytes: refused (${big})`);
   });
 
   it('keys entries by meaning, not by place: the lock survives reordering, not a change of filter or platforms', () => {
