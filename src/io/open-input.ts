@@ -14,6 +14,7 @@ import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from './
 import { DirTree, TarTree, type FileTree } from './file-tree.js';
 import { looksLikeTar } from './tar-index.js';
 import { registerTemp, spoolDir } from './temp.js';
+import { cancelSignal, unlessCancelled } from './cancel.js';
 import type { Problem } from '../model/catalog.js';
 import { blocksReading, checkVolumes, findVolumeSet, VolumeError, volumeFile, type VolumeSet } from './volumes.js';
 
@@ -79,7 +80,7 @@ async function openStream(input: Readable, display: string, known?: Compression)
   const spoolPath = join(spoolDir(), `input-${randomBytes(4).toString('hex')}.tar`);
   const remove = registerTemp(spoolPath);
   try {
-    await pipeline(decompress(stream, compression, display), spoolLimit(await maxSpoolBytes(spoolDir()), display), createWriteStream(spoolPath));
+    await pipeline(decompress(stream, compression, display), spoolLimit(await maxSpoolBytes(spoolDir()), display), createWriteStream(spoolPath), { signal: cancelSignal });
   } catch (e) {
     remove();
     throw e instanceof Error && e.name === 'ImgpackError' ? e : fromSystemError(e, display);
@@ -140,7 +141,7 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
   let total = 0;
   const iterator = input[Symbol.asyncIterator]();
   while (total < n) {
-    const { value, done } = await iterator.next();
+    const { value, done } = await unlessCancelled(iterator.next()); // a pipe may never speak
     if (done) break;
     const buf = Buffer.isBuffer(value) ? value : Buffer.from(value);
     chunks.push(buf);

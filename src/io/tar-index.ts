@@ -5,6 +5,7 @@
  * collected rather than thrown, so that `verify` can report all of them.
  */
 import { SegmentedFile } from './segmented-file.js';
+import { checkpoint } from './cancel.js';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'other';
 
@@ -116,6 +117,7 @@ async function indexTar(reader: WindowReader, fileSize: number): Promise<TarInde
       problems.push({ code: 'tar-limit-members', severity: 'error', subject: `offset ${pos}`, message: `the archive has more than ${limit} members, the limit (IMGPACK_MAX_MEMBERS)` });
       break;
     }
+    if (entries.length % 4096 === 0) await checkpoint(); // millions of members take a while
     // A view into the read window: it is consumed before the next read overwrites it.
     const header = await reader.read(pos, BLOCK);
     if (header.length < BLOCK) break;

@@ -11,6 +11,7 @@ import { ImgpackError, invalid, usage } from '../errors.js';
 import { HashPool } from './hash-pool.js';
 import { writeFileAtomically } from './atomic.js';
 import { registerTemp, releaseTemp, siblingTempName } from './temp.js';
+import { checkpoint, throwIfCancelled } from './cancel.js';
 import type { ByteSink } from './tar-writer.js';
 import { SegmentedFile } from './segmented-file.js';
 import type { Problem } from '../model/catalog.js';
@@ -124,7 +125,8 @@ export class VolumeSink implements ByteSink {
     const hashes = await Promise.all(this.volumes.map((v) => v.sha256!));
     await this.pool.close();
     const volumes = this.volumes.map((v, i) => ({ name: basename(volumeName(this.target, i + 1)), size: v.size, sha256: hashes[i], temp: v.temp }));
-    const parity = this.parity > 0 ? this.writeParity(volumes) : undefined;
+    const parity = this.parity > 0 ? await this.writeParity(volumes) : undefined;
+    throwIfCancelled(); // publishing is synchronous: the whole set appears, or nothing
     const manifest: TransferManifest = {
       kind: 'imgpack-transfer', version: 1, ...info,
       volumes: volumes.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
@@ -136,7 +138,7 @@ export class VolumeSink implements ByteSink {
   }
 
   /** Parity volumes from the data volumes' temporaries, themselves under temporary names. */
-  private writeParity(volumes: { size: number; temp: string }[]): { info: ParityInfo; temps: { temp: string; path: string }[] } {
+  private async writeParity(volumes: { size: number; temp: string }[]): Promise<{ info: ParityInfo; temps: { temp: string; path: string }[] }> {
     const problem = checkShardCount(volumes.length, this.parity);
     if (problem) throw usage('too-many-volumes', problem, this.target);
     const temps = Array.from({ length: this.parity }, (_, i) => {
@@ -145,7 +147,7 @@ export class VolumeSink implements ByteSink {
       this.parityTemps.push(registerTemp(temp));
       return { temp, path };
     });
-    const out = encodeParity(volumes.map((v) => ({ path: v.temp, size: v.size })), temps.map((t) => t.temp));
+    const out = await encodeParity(volumes.map((v) => ({ path: v.temp, size: v.size })), temps.map((t) => t.temp));
     return {
       info: { scheme: PARITY_SCHEME, shardSize: out[0].size, volumes: out.map((o, i) => ({ name: basename(parityName(this.target, i)), size: o.size, sha256: o.sha256 })) },
       temps,

@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { fromSystemError, invalid } from '../errors.js';
 import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from '../io/compression.js';
 import { registerTemp, spoolDir } from '../io/temp.js';
+import { cancelSignal } from '../io/cancel.js';
 import { VerifyingStream } from '../io/verifying-stream.js';
 import type { ArchiveSource } from '../formats/source.js';
 import type { DockerEntry, FileRange, Sink } from '../formats/sinks/sink.js';
@@ -353,6 +354,7 @@ class CopyEngine {
       compressor,
       tapOut,
       createWriteStream(path),
+      { signal: cancelSignal },
     );
     const content = `sha256:${contentHash.digest('hex')}`;
     if (diffId && content !== diffId) {

@@ -13,6 +13,7 @@ import { algorithmOf, type DigestAlgorithm } from '../model/digest.js';
 import { runPool } from './pool.js';
 import { HashPool } from '../io/hash-pool.js';
 import { checkVolumes, findVolumeSet, VolumeError, type VolumeSet } from '../io/volumes.js';
+import { checkpoint, throwIfCancelled } from '../io/cancel.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -132,6 +133,7 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
   const pool = HashPool.forWork(total);
   try {
     await runPool([...byMember.entries()], opts.concurrency ?? 4, async ([member, refs]) => {
+      await checkpoint();
       const checked = await checkMember(source, member, refs, findings, pool, contentSizes, opts.copyChecksDigest);
       bytes += checked;
       opts.onProgress?.({ member, bytes, total });
@@ -197,6 +199,7 @@ async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[
       digests = await digestStream(source.tree.openRange(r.file), { algorithms, compression, subject: member });
     }
   } catch (e) {
+    throwIfCancelled(); // a signal is not damage to report
     const msg = e instanceof ImgpackError ? e.message : (e as Error).message;
     findings.problem('corrupt-layer', `${member}: cannot be read: ${msg}`, refs[0].subject);
     return r.file.size;

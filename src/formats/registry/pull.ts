@@ -18,6 +18,7 @@ import { formatFull, parseReferenceOrThrow } from '../../model/reference.js';
 import { runPool } from '../../ops/pool.js';
 import { MANIFEST_ACCEPT, RegistryClient } from './client.js';
 import { digestStream } from '../../io/hashing.js';
+import { cancelSignal, throwIfCancelled } from '../../io/cancel.js';
 import type { HttpResponse } from './transport.js';
 import { jsonDepth, MAX_JSON_DEPTH, maxJsonBytes } from '../read-json.js';
 
@@ -140,9 +141,10 @@ async function downloadBlob(client: RegistryClient, b: Descriptor, target: strin
           onBytes(chunk.length);
           cb(null, chunk);
         },
-      }), createWriteStream(temp, { flags: append ? 'a' : 'w' }));
+      }), createWriteStream(temp, { flags: append ? 'a' : 'w' }), { signal: cancelSignal });
       break;
     } catch (e) {
+      throwIfCancelled(); // stopped: the .part stays for the next run (pull-cache.ts)
       if (e instanceof ImgpackError) throw e;
       if (++failures > RESUMES) throw usage('registry-unreachable', `the download broke off after ${size} bytes, ${failures} times: ${(e as Error).message}`, subject);
     }
