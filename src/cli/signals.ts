@@ -20,6 +20,10 @@ export function stopOnSignals(io: Io): void {
       cancel(signal);
       setTimeout(() => exitInterrupted(io, STOP_SIGNALS[signal], cancellation()!.line), GRACE_MS).unref();
     });
+    // The single-file build's loader held signals while the program loaded
+    // (scripts/bundle-loader.cjs). Removed only now: with no listener left for a moment, Node
+    // would drop a signal that came in meanwhile and is not delivered yet.
+    for (const l of process.listeners(signal)) if (l.name === 'imgpackLoading') process.off(signal, l);
   }
 }
 

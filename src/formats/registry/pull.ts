@@ -6,7 +6,7 @@
  * is then a source like any other: `docker://REF` works wherever a SOURCE does.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -128,6 +128,13 @@ async function downloadBlob(client: RegistryClient, b: Descriptor, target: strin
   let resumed = false;
   for (;;) {
     const have = existsSync(temp) ? statSync(temp).size : 0;
+    if (have === b.size) {
+      // An earlier run got every byte and was stopped before the rename: checked below, as a whole
+      // (a Range request for nothing more is refused with 416).
+      resumed = true;
+      break;
+    }
+    if (have > b.size) rmSync(temp, { force: true });
     const res = await client.get(`blobs/${b.digest}`, undefined, have > 0 ? { Range: `bytes=${have}-` } : undefined);
     const append = have > 0 && res.status === 206; // a registry that ignores Range sends it all again
     resumed ||= append;
@@ -155,6 +162,7 @@ async function downloadBlob(client: RegistryClient, b: Descriptor, target: strin
     : `${algorithm}:${hash.digest('hex')}`;
   const size = statSync(temp).size;
   if (actual !== b.digest || size !== b.size) {
+    rmSync(temp, { force: true }); // not worth resuming: the next run starts this blob afresh
     throw invalid('digest-mismatch', `blob from the registry has digest ${actual} (${size} bytes), not ${b.digest} (${b.size}): refused`, subject);
   }
   renameSync(temp, target);
