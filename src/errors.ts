@@ -65,3 +65,13 @@ export type StopSignal = keyof typeof STOP_SIGNALS;
 export function interrupted(signal: StopSignal): ImgpackError {
   return new ImgpackError('interrupted', `interrupted by ${signal}`, undefined, STOP_SIGNALS[signal]);
 }
+
+/**
+ * What a blob of the wrong size is: one shorter than its descriptor was cut short (a copy that
+ * did not finish), which is said plainly; one longer is just the wrong size.
+ */
+export function sizeMismatch(what: string, actual: number, expected: number): string {
+  return actual < expected
+    ? `${what} is truncated: ${actual} of the ${expected} bytes its descriptor gives (${expected - actual} missing)`
+    : `${what} is ${actual} bytes but its descriptor says ${expected}`;
+}

@@ -274,12 +274,14 @@ export async function checkEachVolume(set: VolumeSet): Promise<VolumeCheck[]> {
   for (const c of checks) {
     const kind = c.parity ? 'parity' : 'volume';
     if (!existsSync(c.file)) {
-      c.problem = { code: `${kind}-missing`, message: `${basename(c.file)} missing`, subject: c.file };
+      c.problem = { code: `${kind}-missing`, message: `${basename(c.file)} missing (${c.expect.size} bytes)`, subject: c.file };
       continue;
     }
     const size = statSync(c.file).size;
     if (size !== c.expect.size) {
-      c.problem = { code: `${kind}-size`, message: `${basename(c.file)}: ${size < c.expect.size ? 'truncated' : 'too long'}: ${size} bytes, the manifest says ${c.expect.size}`, subject: c.file };
+      c.problem = size < c.expect.size
+        ? { code: `${kind}-short`, message: `${basename(c.file)} is truncated: ${size} of the ${c.expect.size} bytes the manifest gives (${c.expect.size - size} missing)`, subject: c.file }
+        : { code: `${kind}-size`, message: `${basename(c.file)} is too long: ${size} bytes, the manifest says ${c.expect.size}`, subject: c.file };
       continue;
     }
     jobs.push(c);
@@ -343,7 +345,9 @@ export function volumeFile(set: VolumeSet): SegmentedFile {
 /** Thrown when volumes are missing or damaged: every problem, before anything is read. */
 export class VolumeError extends ImgpackError {
   constructor(readonly problems: Problem[], subject: string) {
-    super('volumes-damaged', `volumes are missing or damaged, nothing was read: ${problems.map((p) => p.message).join('; ')}`, subject, 1);
+    // Volumes that are only short or missing are a copy that did not finish, not damage.
+    const cut = problems.every((p) => /-(short|missing)$/.test(p.code));
+    super(cut ? 'volumes-incomplete' : 'volumes-damaged', `${cut ? 'the copy of the volumes is incomplete' : 'volumes are missing or damaged'}, nothing was read: ${problems.map((p) => p.message).join('; ')}`, subject, 1);
   }
 }
 

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createGzip } from 'node:zlib';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fromSystemError, invalid } from '../errors.js';
+import { fromSystemError, invalid, sizeMismatch } from '../errors.js';
 import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from '../io/compression.js';
 import { registerTemp, spoolDir } from '../io/temp.js';
 import { cancelSignal } from '../io/cancel.js';
@@ -310,7 +310,7 @@ class CopyEngine {
     const r = await source.tree.resolve(member);
     if (!r.ok) throw invalid('missing-blob', `${member}: ${r.message}`, source.display);
     const subject = `${source.display}: ${member}`;
-    if (size !== undefined && r.file.size !== size) throw invalid('size-mismatch', `blob is ${r.file.size} bytes but its descriptor says ${size}`, subject);
+    if (size !== undefined && r.file.size !== size) throw invalid('size-mismatch', sizeMismatch('blob', r.file.size, size), subject);
     const hash = createHash(algorithmOf(digest));
     return {
       kind: 'range', segments: source.tree.location(r.file), length: r.file.size,

@@ -3,7 +3,7 @@
  * checked structure (JSON shapes, media types, names, missing blobs, metadata digests); here every
  * referenced blob is streamed once to check its digest and size and, for layers, its diffID.
  */
-import { ImgpackError } from '../errors.js';
+import { ImgpackError, sizeMismatch } from '../errors.js';
 import { sniffCompression, MAGIC_LENGTH } from '../io/compression.js';
 import { digestStream } from '../io/hashing.js';
 import type { ArchiveSource } from '../formats/source.js';
@@ -206,7 +206,7 @@ async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[
   }
   for (const ref of refs) {
     if (ref.size !== undefined && ref.size !== digests.size) {
-      findings.problem('size-mismatch', `${member} is ${digests.size} bytes but its descriptor says ${ref.size}`, ref.subject);
+      findings.problem('size-mismatch', sizeMismatch(member, digests.size, ref.size), ref.subject);
     }
     if (ref.digest) {
       const actual = digests.stored[algorithmOf(ref.digest)];
