@@ -11,6 +11,8 @@ import type { Descriptor, Platform } from '../model/oci.js';
 import { formatPlatform, isUnknownPlatform } from '../model/oci.js';
 import { familiarName } from '../model/reference.js';
 import { describeImage, matchImages } from './select.js';
+import type { VolumeInfo } from '../io/output.js';
+import { VERSION } from '../version.js';
 
 export type PlanNode =
   | { kind: 'manifest'; image: ImageRecord; manifest: ImageManifest }
@@ -229,4 +231,29 @@ export function assertNoDuplicateNames(plan: Plan): void {
       seen.set(n, r);
     }
   }
+}
+
+/** What a transfer manifest says of the images inside. */
+export function transferInfo(out: { format: string; compress: string }, plan?: Plan): VolumeInfo {
+  const images = plan ? planImages(plan).map((img) => ({
+    id: img.id,
+    names: [...new Set(plan.roots.filter((r) => (r.node.kind === 'manifest' && r.node.image === img) || (r.node.kind === 'index' && r.node.images.includes(img))).flatMap((r) => r.names))],
+    platform: img.platform ? [img.platform.os, img.platform.architecture, img.platform.variant].filter(Boolean).join('/') : undefined,
+  })) : [];
+  return { imgpackVersion: VERSION, created: new Date().toISOString(), format: out.format, compression: out.compress, images };
+}
+
+/** An upper bound of what the plan writes: every distinct blob once. */
+export function estimateSize(plan: Plan): number {
+  const seen = new Map<string, number>();
+  for (const r of plan.roots) {
+    const add = (d: string, n: number) => seen.set(d, n);
+    const n = r.node;
+    const images = n.kind === 'manifest' ? [n.image] : n.kind === 'index' ? n.images : [];
+    for (const img of images) {
+      add(img.id, img.config.raw.length);
+      for (const m of img.manifests) for (const l of m.layers) add(l.descriptor.digest, l.descriptor.size);
+    }
+  }
+  return [...seen.values()].reduce((a, b) => a + b, 0) + 1024 * 1024;
 }
