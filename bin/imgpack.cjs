@@ -11,5 +11,5 @@ const bundle = join(__dirname, '..', 'dist', 'imgpack.cjs');
 if (existsSync(bundle)) {
   require(bundle);
 } else {
-  import('../dist/cli/main.js').then(({ main }) => main(process.argv)).then((code) => { process.exitCode = code; });
+  import('../dist/cli/main.js').then(({ run }) => run(process.argv));
 }

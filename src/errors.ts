@@ -1,9 +1,11 @@
 /**
  * Typed errors. Every failure that reaches the user carries a stable code, a message that names
  * the file, member or digest at fault, and the exit code CLI.md assigns to its class:
- * 1 = the images or archives are at fault, 2 = usage or environment.
+ * 1 = the images or archives are at fault, 2 = usage or environment, 128 + N = stopped by
+ * signal N (129 SIGHUP, 130 SIGINT, 143 SIGTERM).
  */
-export type ExitCode = 0 | 1 | 2;
+export type ExitCode = 0 | 1 | 2 | SignalExitCode;
+export type SignalExitCode = 129 | 130 | 143;
 
 export class ImgpackError extends Error {
   constructor(
@@ -11,7 +13,7 @@ export class ImgpackError extends Error {
     message: string,
     /** The file, member, digest or reference at fault, shown in parentheses. */
     readonly subject?: string,
-    readonly exitCode: 1 | 2 = 1,
+    readonly exitCode: Exclude<ExitCode, 0> = 1,
   ) {
     super(message);
     this.name = 'ImgpackError';
@@ -53,4 +55,23 @@ export function fromSystemError(err: unknown, subject: string): ImgpackError {
   }
   const msg = e instanceof Error ? e.message : String(err);
   return new ImgpackError('io', msg.split('\n')[0], subject, 2);
+}
+
+/** The signals that stop a command, and the exit code of each (128 + the signal's number). */
+export const STOP_SIGNALS = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+export type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** The work was stopped by a signal (Ctrl-C, kill, a closed terminal): exit 128 + N. */
+export function interrupted(signal: StopSignal): ImgpackError {
+  return new ImgpackError('interrupted', `interrupted by ${signal}`, undefined, STOP_SIGNALS[signal]);
+}
+
+/**
+ * What a blob of the wrong size is: one shorter than its descriptor was cut short (a copy that
+ * did not finish), which is said plainly; one longer is just the wrong size.
+ */
+export function sizeMismatch(what: string, actual: number, expected: number): string {
+  return actual < expected
+    ? `${what} is truncated: ${actual} of the ${expected} bytes its descriptor gives (${expected - actual} missing)`
+    : `${what} is ${actual} bytes but its descriptor says ${expected}`;
 }

@@ -11,6 +11,8 @@ import { VERSION } from '../version.js';
 import { collect } from './context.js';
 import { configureRegistries } from '../formats/registry/settings.js';
 import { setSpoolBase } from '../io/temp.js';
+import { cancellation, runExitCleanups } from '../io/cancel.js';
+import { reportInterrupted, stopOnSignals } from './signals.js';
 
 interface CommandModule {
   register(program: Command, ctx: CommandContext): void;
@@ -119,7 +121,27 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
 }
 
+/** The command as a process: signals stop it (signals.ts), and its exit code is the process's. */
+export async function run(argv: string[]): Promise<void> {
+  stopOnSignals(processIo);
+  const code = await main(argv, processIo);
+  if (cancellation()) {
+    // Stopped: do not wait for what the work left pending (a read of standard input, a socket).
+    runExitCleanups();
+    process.exit(code);
+  }
+  process.exitCode = code;
+}
+
 export function reportError(e: unknown, io: Io): number {
+  // Stopped by a signal: whatever the work threw while it unwound (an aborted stream, a closed
+  // pipe) is a consequence; the signal is what happened.
+  const stop = cancellation();
+  if (stop) {
+    reportInterrupted(io, stop.line);
+    if (process.env.IMGPACK_DEBUG && e !== stop) io.err((e as Error)?.stack ?? String(e));
+    return stop.exitCode;
+  }
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
     return 2; // commander already printed its one line

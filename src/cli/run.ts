@@ -1,5 +1,5 @@
 // The entry of the single-file bundle and executable (npm run build:bundle, build:sea): the
 // command, as bin/imgpack.cjs runs it from dist/.
-import { main } from './main.js';
+import { run } from './main.js';
 
-main(process.argv).then((code) => { process.exitCode = code; });
+void run(process.argv);

@@ -4,6 +4,7 @@
  * lie); a child of a nested index that is absent is a warning (containerd exports only the
  * platform it was asked for); artifacts (attestations, signatures, SBOMs) are kept apart.
  */
+import { sizeMismatch } from '../errors.js';
 import type { FileTree } from '../io/file-tree.js';
 import { cosignTagSubject, hasOnlyNonTarLayers } from '../model/referrers.js';
 import { blobPath, digestOf, type Digest, algorithmOf } from '../model/digest.js';
@@ -122,7 +123,7 @@ class Visitor {
     const f = this.b.findings;
     let ok = true;
     if (raw.length !== d.size) {
-      f.problem('size-mismatch', `${what} is ${raw.length} bytes but its descriptor says ${d.size}`, d.digest);
+      f.problem('size-mismatch', sizeMismatch(what, raw.length, d.size), d.digest);
       ok = false;
     }
     const actual = digestOf(raw, algorithmOf(d.digest));

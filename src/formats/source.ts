@@ -12,7 +12,7 @@ import type { PullOptions, SharedDownloads } from './registry/pull.js';
 import { isStoreSpec, Store, STORE_SPEC } from './store/store.js';
 import type { Compression } from '../io/compression.js';
 import type { FileTree } from '../io/file-tree.js';
-import { openInput } from '../io/open-input.js';
+import { openInput, truncationOf } from '../io/open-input.js';
 import type { Catalog, FormatName } from '../model/catalog.js';
 import type { Platform } from '../model/oci.js';
 import { blobPath, type Digest } from '../model/digest.js';
@@ -102,20 +102,29 @@ export async function openSource(spec: string, opts: OpenOptions = {}): Promise<
   if (spec.startsWith('docker://')) return openRegistry(spec, opts);
   const input = await openInput(spec);
   try {
+    // A cut copy is said to be one first: docker save writes manifest.json last, so nearly every
+    // cut would otherwise look like the wrong file ("no manifest.json").
+    const cut = truncationOf(input);
+    if (cut) throw cut;
     // A safety limit hit while indexing leaves a partial index: say so, not "no manifest.json".
     const limit = input.tree.problems.find((p) => p.code === 'tar-limit-members');
     if (limit) throw invalid(limit.code, limit.message, input.display);
     const layout = detectLayout(input.tree);
     if (layout === 'none') {
-      throw invalid('not-an-archive', 'not an image archive: no manifest.json, index.json or oci-layout', input.display);
+      throw truncationOf(input, 'there is no manifest.json, index.json or oci-layout') ?? invalid('not-an-archive', 'not an image archive: no manifest.json, index.json or oci-layout', input.display);
     }
     if (layout === 'legacy') {
+      // docker <= 24 writes `<id>/json` and `repositories` too, manifest.json last but one.
+      const cut = truncationOf(input, 'there is no manifest.json');
+      if (cut) throw cut;
       throw invalid('legacy-format', 'docker save archive from Docker <= 1.9 (no manifest.json): this format is too old to read; load it into an old docker engine and save it again', input.display);
     }
     const b = new CatalogBuilder();
     // Damaged parity volumes do not stop a read; they are warnings here, and verify's problems.
     for (const p of input.volumeProblems ?? []) b.findings.warning(p.code, p.message, p.subject);
+    const noEnd = input.tree.problems.find((p) => p.code === 'tar-no-end');
     for (const p of input.tree.problems) {
+      if (p === noEnd) continue;
       if (p.severity === 'error') b.findings.problem(p.code, p.message, p.subject);
       else b.findings.warning(p.code, p.message, p.subject);
     }
@@ -123,7 +132,18 @@ export async function openSource(spec: string, opts: OpenOptions = {}): Promise<
     if (layout === 'oci' || layout === 'hybrid') await readOciLayout(input.tree, b);
     if (layout === 'docker-archive' || layout === 'hybrid') await readDockerManifest(input.tree, b);
     const format: FormatName = layout === 'hybrid' ? 'hybrid' : layout === 'docker-archive' ? 'docker-archive' : input.tree.kind === 'dir' ? 'oci-layout' : 'oci-archive';
-    return new ArchiveSource(input.display, input.tree, input.compression, b.build(format));
+    const catalog = b.build(format);
+    if (noEnd) {
+      // Without its end blocks, an archive that lacks members it names, or names no image, was
+      // cut; one that lacks nothing was written by a tool that omits them (no writer measured
+      // does, for a whole archive; umoci does for layers).
+      const missing = catalog.findings.problems.filter((p) => p.code === 'missing' || p.code === 'missing-blob');
+      if (missing.length) throw truncationOf(input, `${missing.length} member${missing.length === 1 ? '' : 's'} it names ${missing.length === 1 ? 'is' : 'are'} missing (${missing[0].message})`)!;
+      // docker 25 lists an untagged save's image in manifest.json only, after index.json.
+      if (catalog.images.length === 0 && catalog.artifacts.length === 0) throw truncationOf(input, 'what is there names no image')!;
+      catalog.findings.warning(noEnd.code, `${noEnd.message}: a tool that omits them wrote it, or it was cut short after member ${noEnd.end?.after}; every member it names is there`, noEnd.subject);
+    }
+    return new ArchiveSource(input.display, input.tree, input.compression, catalog);
   } catch (e) {
     await input.tree.close();
     throw e;

@@ -56,11 +56,33 @@ export function decompress(input: Readable, compression: Compression, subject: s
       break;
   }
   input.on('error', (e) => out.destroy(e));
-  // Decoders throw their own words; the user needs to know which input was damaged.
+  // Decoders throw their own words; the user needs to know which input was damaged, and how:
+  // data that stops short (a cut copy) is not data that is wrong.
   const wrapped = new Transform({ transform(chunk, _enc, cb) { cb(null, chunk); } });
-  out.on('error', (e: Error) => wrapped.destroy(e instanceof Error && (e as { code?: string }).code === 'IMGPACK' ? e : invalid('corrupt-compression', `${compression} data is corrupt: ${e.message.split('\n')[0]}`, subject)));
+  out.on('error', (e: Error) => wrapped.destroy(e instanceof Error && (e as { code?: string }).code === 'IMGPACK' ? e
+    : endsEarly(compression, e) ? invalid(ENDS_EARLY, `the ${compression} data ends early: it was cut short`, subject)
+      : invalid('corrupt-compression', `${compression} data is corrupt: ${e.message.split('\n')[0]}`, subject)));
   out.pipe(wrapped);
   return wrapped;
+}
+
+/** The code of the error a decoder gives when its input stops before the compressed data ends. */
+export const ENDS_EARLY = 'compression-ends-early';
+
+/**
+ * How each decoder says that its input stopped short (measured on cut files): zlib "unexpected
+ * end of file", fzstd "unexpected EOF", xz-embedded XZ_BUF_ERROR (8: no progress possible),
+ * unbzip2-stream a TypeError reading past the last byte. Damaged data says something else.
+ */
+function endsEarly(compression: Compression, e: Error): boolean {
+  const m = e.message ?? '';
+  switch (compression) {
+    case 'gzip': return (e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' || /unexpected end of file/.test(m);
+    case 'zstd': return /unexpected EOF/.test(m);
+    case 'xz': return /error code 8\b/.test(m);
+    case 'bzip2': return e instanceof TypeError && /reading '0'/.test(m);
+    default: return false;
+  }
 }
 
 /** The output of a decoder that is loaded asynchronously, returned at once. */

@@ -9,6 +9,7 @@ import * as crypto from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { checkpoint, unlessCancelled } from './cancel.js';
 
 export interface HashJob {
   /** The bytes, in order: one range of a file, or several across volumes. */
@@ -124,15 +125,17 @@ export class HashPool {
     return new HashPool(totalBytes < WORKER_THRESHOLD ? 0 : Math.min(4, Math.max(1, availableParallelism())));
   }
 
-  run(job: HashJob): Promise<HashResult> {
+  /** A signal (io/cancel.ts) rejects it at once; close() then stops the workers. */
+  async run(job: HashJob): Promise<HashResult> {
+    await checkpoint();
     if (this.size === 0) {
       this.inlineBuf ??= Buffer.allocUnsafe(1 << 20);
       return hashRange(job, { fs, crypto, zlib }, this.inlineBuf).catch((e: Error) => ({ size: 0, stored: {}, error: e.message }));
     }
-    return new Promise((resolve) => {
+    return unlessCancelled(new Promise((resolve) => {
       this.queue.push({ job: { ...job, id: this.nextId++ }, resolve });
       this.pump();
-    });
+    }));
   }
 
   private pump(): void {

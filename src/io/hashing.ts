@@ -6,6 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decompress, type Compression } from './compression.js';
+import { cancelSignal } from './cancel.js';
 import type { DigestAlgorithm } from '../model/digest.js';
 
 export interface BlobDigests {
@@ -29,13 +30,13 @@ export async function digestStream(input: Readable, opts: { algorithms: DigestAl
   });
   const stored = (): BlobDigests['stored'] => Object.fromEntries([...hashers].map(([a, h]) => [a, `${a}:${h.digest('hex')}`]));
   if (opts.compression === undefined) {
-    await pipeline(input, counter, new Writable({ write(_c, _e, cb) { cb(); } }));
+    await pipeline(input, counter, new Writable({ write(_c, _e, cb) { cb(); } }), { signal: cancelSignal });
     return { size, stored: stored() };
   }
   if (opts.compression === 'none') {
     // The content is the stored bytes: the sha256 we already compute is the diffID.
     if (!hashers.has('sha256')) hashers.set('sha256', createHash('sha256'));
-    await pipeline(input, counter, new Writable({ write(_c, _e, cb) { cb(); } }));
+    await pipeline(input, counter, new Writable({ write(_c, _e, cb) { cb(); } }), { signal: cancelSignal });
     const s = stored();
     return { size, stored: s, content: s.sha256, contentSize: size };
   }
@@ -52,6 +53,7 @@ export async function digestStream(input: Readable, opts: { algorithms: DigestAl
         cb();
       },
     }),
+    { signal: cancelSignal },
   );
   return { size, stored: stored(), content: `sha256:${content.digest('hex')}`, contentSize };
 }

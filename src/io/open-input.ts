@@ -2,18 +2,18 @@
  * Opens an input as a FileTree: a directory as it is; an uncompressed tar file in place (indexed by
  * seeking); a compressed file or standard input spooled once, decompressed, into $TMPDIR.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { open, stat, statfs } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { fromSystemError, invalid, usage } from '../errors.js';
-import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from './compression.js';
+import { fromSystemError, ImgpackError, invalid, usage } from '../errors.js';
+import { decompress, ENDS_EARLY, MAGIC_LENGTH, sniffCompression, type Compression } from './compression.js';
 import { DirTree, TarTree, type FileTree } from './file-tree.js';
-import { looksLikeTar } from './tar-index.js';
+import { looksLikeCutHeader, looksLikeTar } from './tar-index.js';
 import { registerTemp, spoolDir } from './temp.js';
+import { cancelSignal, unlessCancelled } from './cancel.js';
 import type { Problem } from '../model/catalog.js';
 import { blocksReading, checkVolumes, findVolumeSet, VolumeError, volumeFile, type VolumeSet } from './volumes.js';
 
@@ -26,6 +26,8 @@ export interface OpenedInput {
   volumes?: VolumeSet;
   /** Damage that does not stop a read (parity volumes): verify reports it. */
   volumeProblems?: Problem[];
+  /** The compressed data stopped short: the tree holds what came before the cut. */
+  endsEarly?: boolean;
 }
 
 export async function openInput(spec: string): Promise<OpenedInput> {
@@ -65,6 +67,7 @@ export async function openInput(spec: string): Promise<OpenedInput> {
   const compression = sniffCompression(head.subarray(0, MAGIC_LENGTH));
   if (compression === 'none') {
     if (head.length === 0) throw invalid('not-an-archive', 'not an image archive: the file is empty', spec);
+    if (looksLikeCutHeader(head)) throw truncated(spec, `it ends inside the first header (byte ${head.length} of 512)`);
     if (!looksLikeTar(head)) throw invalid('not-an-archive', 'not an image archive: neither a tar file nor a compressed one', spec);
     return { tree: await TarTree.open(spec), compression, display: spec };
   }
@@ -78,18 +81,96 @@ async function openStream(input: Readable, display: string, known?: Compression)
   if (head.length === 0) throw invalid('not-an-archive', 'not an image archive: the input is empty', display);
   const spoolPath = join(spoolDir(), `input-${randomBytes(4).toString('hex')}.tar`);
   const remove = registerTemp(spoolPath);
+  let endsEarly = false;
   try {
-    await pipeline(decompress(stream, compression, display), spoolLimit(await maxSpoolBytes(spoolDir()), display), createWriteStream(spoolPath));
+    await pipeline(decompress(stream, compression, display), spoolLimit(await maxSpoolBytes(spoolDir()), display), spoolFile(spoolPath), { signal: cancelSignal });
   } catch (e) {
-    remove();
-    throw e instanceof Error && e.name === 'ImgpackError' ? e : fromSystemError(e, display);
+    // A cut .tar.gz: what came before the cut is indexed, so that the cut can be named.
+    if (e instanceof ImgpackError && e.code === ENDS_EARLY) {
+      endsEarly = true;
+    } else {
+      remove();
+      throw e instanceof ImgpackError ? e : fromSystemError(e, display);
+    }
   }
   const first = await readHead(spoolPath);
   if (!looksLikeTar(first)) {
     remove();
+    if (looksLikeCutHeader(first)) throw truncated(display, `it ends inside the first header (byte ${first.length} of 512)`);
+    if (endsEarly) throw truncated(display, `its ${compression} data ends early, before the first whole tar header`);
     throw invalid('not-an-archive', `not an image archive: ${compression === 'none' ? 'not a tar file' : `the ${compression} data does not hold a tar file`}`, display);
   }
-  return { tree: await TarTree.open(spoolPath, remove), compression, display };
+  return { tree: await TarTree.open(spoolPath, remove), compression, display, ...(endsEarly ? { endsEarly } : {}) };
+}
+
+/**
+ * The spool's file, written chunk by chunk before the next is taken: when the input breaks off,
+ * every byte that came is in the file (a stream would drop what it still buffered).
+ */
+function spoolFile(path: string): Writable {
+  let fd: number | undefined;
+  const close = () => {
+    if (fd !== undefined) closeSync(fd);
+    fd = undefined;
+  };
+  return new Writable({
+    construct(cb) {
+      try {
+        fd = openSync(path, 'wx');
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+    write(chunk: Buffer, _enc, cb) {
+      try {
+        for (let off = 0; off < chunk.length;) off += writeSync(fd!, chunk, off, chunk.length - off);
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+    final(cb) {
+      close();
+      cb();
+    },
+    destroy(err, cb) {
+      try { close(); } catch { /* closed */ }
+      cb(err);
+    },
+  });
+}
+
+/**
+ * An input cut short (CLI.md: named as truncated, where it ends, what was expected), or
+ * undefined when it is whole. `incomplete` says what the reader found missing (no manifest,
+ * members it names): an archive that ends on a member boundary without the end blocks is cut
+ * when something is missing, and only lacks its end blocks (a warning) when nothing is.
+ */
+export function truncationOf(input: OpenedInput, incomplete?: string): ImgpackError | undefined {
+  const problems = input.tree.problems;
+  const cut = problems.find((p) => p.code === 'tar-truncated')?.end;
+  const noEnd = problems.find((p) => p.code === 'tar-no-end')?.end;
+  const inside = cut?.member && (cut.member.startsWith('the ') ? `${cut.member} (byte ${cut.have} of ${cut.need})` : `member ${cut.member} (byte ${cut.have} of a member that needs ${cut.need})`);
+  // Byte-split volumes are read as one file: a cut last volume, or a missing one when no transfer
+  // manifest says how many there are, shows at the end of the last volume found.
+  const files = input.volumes?.files;
+  const last = files && !input.volumes!.manifest ? `, at the end of ${basename(files[files.length - 1])}, the last volume found (one after it may be missing)` : '';
+  let where: string | undefined;
+  if (input.endsEarly) {
+    where = inside ? `its ${input.compression} data ends early, inside ${inside}`
+      : noEnd?.after ? `its ${input.compression} data ends early, after member ${noEnd.after}`
+        : `its ${input.compression} data ends early, after the end of the tar data (its check is missing)`;
+  } else if (inside) {
+    where = `it ends inside ${inside}${last}`;
+  } else if (noEnd && incomplete) {
+    where = `it ends after member ${noEnd.after} at byte ${noEnd.at}${last}, without the end-of-archive blocks, and ${incomplete}`;
+  }
+  return where ? truncated(input.display, where) : undefined;
+}
+
+function truncated(display: string, where: string): ImgpackError {
+  return invalid('truncated', `${display === '-' ? 'standard input' : display} is truncated: ${where}; the copy is incomplete`);
 }
 
 /**
@@ -140,7 +221,7 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
   let total = 0;
   const iterator = input[Symbol.asyncIterator]();
   while (total < n) {
-    const { value, done } = await iterator.next();
+    const { value, done } = await unlessCancelled(iterator.next()); // a pipe may never speak
     if (done) break;
     const buf = Buffer.isBuffer(value) ? value : Buffer.from(value);
     chunks.push(buf);

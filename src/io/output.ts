@@ -4,8 +4,8 @@
  * complete). Nothing appears under the final name until the output is whole; an abort removes the
  * temporary; an interrupt or exit removes it too (io/temp.ts).
  */
-import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
-import { open, readdir, rename, rmdir, stat, statfs, symlink } from 'node:fs/promises';
+import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, renameSync, rmdirSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { open, readdir, stat, statfs, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Writable, type Transform } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
@@ -16,6 +16,7 @@ import { VolumeSink, type TransferManifest } from './volumes.js';
 
 export type VolumeInfo = Omit<TransferManifest, 'kind' | 'version' | 'volumes' | 'size' | 'sha256'>;
 import { registerTemp, releaseTemp, siblingTempName } from './temp.js';
+import { cancelSignal, throwIfCancelled } from './cancel.js';
 
 /** The members of an output, written in the order given (which must be deterministic). */
 export interface TreeWriter {
@@ -132,7 +133,9 @@ export class TarFileWriter implements TreeWriter {
       fsyncSync(this.fd);
       closeSync(this.fd);
       this.fd = undefined;
-      await rename(this.temp, this.target);
+      // The commit point: stopped before it, nothing appears; the rename itself cannot be cut.
+      throwIfCancelled();
+      renameSync(this.temp, this.target);
       releaseTemp(this.temp);
       await syncDir(dirname(resolve(this.target)));
     } catch (e) {
@@ -186,7 +189,7 @@ export class DirWriter implements TreeWriter {
         written += chunk.length;
         yield chunk;
       }
-    }, out);
+    }, out, { signal: cancelSignal });
     if (written !== size) throw usage('size-mismatch', `wrote ${written} bytes, expected ${size}`, name);
   }
 
@@ -216,8 +219,14 @@ export class DirWriter implements TreeWriter {
     await this.ensureDir(this.temp);
     try {
       // An existing empty directory is replaced; a non-empty one was refused before writing.
-      await rmdir(this.target).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
-      await rename(this.temp, this.target.replace(/\/+$/, ''));
+      // Synchronous from the check to the rename: a signal comes before (nothing) or after (whole).
+      throwIfCancelled();
+      try {
+        rmdirSync(this.target);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      renameSync(this.temp, this.target.replace(/\/+$/, ''));
       releaseTemp(this.temp);
     } catch (e) {
       this.removeTemp();

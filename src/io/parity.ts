@@ -13,6 +13,7 @@
  */
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
+import { checkpoint } from './cancel.js';
 
 export const PARITY_SCHEME = 'reed-solomon-gf256-cauchy';
 const STRIPE = 64 * 1024;
@@ -115,7 +116,7 @@ function writeAll(fd: number, buf: Uint8Array, n: number, pos: number): void {
  * Writes m parity shards for the data files into `outputs` (created, fsynced; the caller renames
  * them into place) and returns each one's sha256.
  */
-export function encodeParity(data: { path: string; size: number }[], outputs: string[]): { size: number; sha256: string }[] {
+export async function encodeParity(data: { path: string; size: number }[], outputs: string[]): Promise<{ size: number; sha256: string }[]> {
   const k = data.length;
   const m = outputs.length;
   const shardSize = Math.max(...data.map((d) => d.size));
@@ -128,6 +129,7 @@ export function encodeParity(data: { path: string; size: number }[], outputs: st
     const dataBufs = data.map(() => new Uint8Array(STRIPE));
     const parityBufs = outputs.map(() => new Uint8Array(STRIPE));
     for (let pos = 0; pos < shardSize; pos += STRIPE) {
+      await checkpoint(); // all arithmetic and synchronous I/O: signals come in here
       const n = Math.min(STRIPE, shardSize - pos);
       data.forEach((d, j) => readChunk(inFds[j], dataBufs[j], n, pos, d.size));
       for (let i = 0; i < m; i++) {
@@ -158,7 +160,7 @@ export interface Shard {
  * Rebuilds the bad shards (data first, k of them, then parity, m) from k good ones, stripe by
  * stripe, into their `output` files. Returns each rebuilt shard's sha256, by shard index.
  */
-export function rebuildShards(shards: Shard[], k: number, shardSize: number): Map<number, string> {
+export async function rebuildShards(shards: Shard[], k: number, shardSize: number): Promise<Map<number, string>> {
   const bad = shards.map((s, i) => (s.good ? -1 : i)).filter((i) => i >= 0);
   const good = shards.map((s, i) => (s.good ? i : -1)).filter((i) => i >= 0);
   if (good.length < k) throw new Error(`${bad.length} volumes are damaged, more than the parity can rebuild`);
@@ -178,6 +180,7 @@ export function rebuildShards(shards: Shard[], k: number, shardSize: number): Ma
     const dataBufs = Array.from({ length: k }, () => new Uint8Array(STRIPE));
     const out = new Uint8Array(STRIPE);
     for (let pos = 0; pos < shardSize; pos += STRIPE) {
+      await checkpoint();
       const n = Math.min(STRIPE, shardSize - pos);
       chosen.forEach((i, r) => readChunk(inFds.get(i)!, chosenBufs[r], n, pos, shards[i].size));
       // Every data shard for this stripe: data = decode x chosen.

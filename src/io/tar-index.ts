@@ -5,6 +5,7 @@
  * collected rather than thrown, so that `verify` can report all of them.
  */
 import { SegmentedFile } from './segmented-file.js';
+import { checkpoint } from './cancel.js';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'other';
 
@@ -27,6 +28,12 @@ export interface TarIndexProblem {
   message: string;
   subject: string;
   severity: 'error' | 'warning';
+  /**
+   * Where the file ends (tar-truncated, tar-no-end): inside `member` after `have` of the `need`
+   * bytes it declares (a header or an extended header counts as a member's first bytes), or, for
+   * tar-no-end, after the last whole member `after`.
+   */
+  end?: { at: number; member?: string; have?: number; need?: number; after?: string };
 }
 
 export interface TarIndex {
@@ -99,6 +106,20 @@ export function looksLikeTar(first: Buffer): boolean {
   return checksumOk(block);
 }
 
+/**
+ * True when `partial` (less than a block) is the start of a tar header cut short: a name then an
+ * octal mode field, and the ustar magic when the cut is past it. Shorter than the mode field,
+ * nothing can be told.
+ */
+export function looksLikeCutHeader(partial: Buffer): boolean {
+  if (partial.length >= BLOCK || partial.length < 108) return false;
+  const name = partial.subarray(0, 100);
+  const end = name.indexOf(0);
+  if (end <= 0 || name.subarray(end).some((b) => b !== 0)) return false;
+  if (!/^[0-7 ]*\0?$/.test(partial.toString('latin1', 100, 108))) return false;
+  return partial.length < 263 || partial.toString('latin1', 257, 262) === 'ustar';
+}
+
 async function indexTar(reader: WindowReader, fileSize: number): Promise<TarIndex> {
   const entries: TarEntry[] = [];
   const problems: TarIndexProblem[] = [];
@@ -116,6 +137,7 @@ async function indexTar(reader: WindowReader, fileSize: number): Promise<TarInde
       problems.push({ code: 'tar-limit-members', severity: 'error', subject: `offset ${pos}`, message: `the archive has more than ${limit} members, the limit (IMGPACK_MAX_MEMBERS)` });
       break;
     }
+    if (entries.length % 4096 === 0) await checkpoint(); // millions of members take a while
     // A view into the read window: it is consumed before the next read overwrites it.
     const header = await reader.read(pos, BLOCK);
     if (header.length < BLOCK) break;
@@ -143,7 +165,9 @@ async function indexTar(reader: WindowReader, fileSize: number): Promise<TarInde
 
     if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
       if (truncated || size > MAX_META_SIZE) {
-        problems.push({ code: truncated ? 'tar-truncated' : 'tar-corrupt-header', severity: 'error', subject: `offset ${pos}`, message: truncated ? 'tar archive is truncated inside an extended header' : `extended header of ${size} bytes exceeds the ${MAX_META_SIZE}-byte limit` });
+        problems.push(truncated
+          ? { code: 'tar-truncated', severity: 'error', subject: `offset ${pos}`, message: 'tar archive is truncated inside an extended header', end: { at: fileSize, member: `the extended header at byte ${pos}`, have: fileSize - dataOffset, need: size } }
+          : { code: 'tar-corrupt-header', severity: 'error', subject: `offset ${pos}`, message: `extended header of ${size} bytes exceeds the ${MAX_META_SIZE}-byte limit` });
         break;
       }
       const payload = Buffer.from(await reader.read(dataOffset, size));
@@ -188,8 +212,14 @@ async function indexTar(reader: WindowReader, fileSize: number): Promise<TarInde
       const name = normalizeMemberName(rawName);
       entry.name = name === rawName ? rawName : name; // one string, not two equal ones, per member
     }
-    if (dataOffset + contentSize > fileSize) {
-      problems.push({ code: 'tar-truncated', severity: 'error', subject: displayName(rawName), message: `tar archive is truncated: member needs ${contentSize} bytes, ${Math.max(0, fileSize - dataOffset)} remain` });
+    if (realNext > fileSize) {
+      // Cut inside the member, or inside the padding after it (GNU tar and Python's tarfile call
+      // both an unexpected end of the archive).
+      const have = Math.max(0, fileSize - dataOffset);
+      const end = have < contentSize
+        ? { at: fileSize, member: displayName(rawName), have, need: contentSize }
+        : { at: fileSize, member: `the padding after member ${displayName(rawName)}`, have: have - contentSize, need: realNext - dataOffset - contentSize };
+      problems.push({ code: 'tar-truncated', severity: 'error', subject: displayName(rawName), message: `tar archive is truncated: member needs ${contentSize} bytes, ${have} remain`, end });
       entries.push(entry);
       break;
     }
@@ -197,10 +227,23 @@ async function indexTar(reader: WindowReader, fileSize: number): Promise<TarInde
     rawName = '';
     pos = realNext;
   }
-  if (!sawEndMarker && entries.length > 0 && !problems.some((p) => p.code === 'tar-truncated' || p.code === 'tar-corrupt-header' || p.code === 'tar-limit-members')) {
-    // Every archive writer ends with two zero blocks; without them the file was most likely cut
-    // at a member boundary, and members after the cut are lost without a trace.
-    problems.push({ code: 'tar-no-end', severity: 'error', subject: `offset ${pos}`, message: 'tar archive has no end-of-archive blocks: it was probably cut short' });
+  const stopped = problems.some((p) => p.code === 'tar-truncated' || p.code === 'tar-corrupt-header' || p.code === 'tar-limit-members');
+  if (!sawEndMarker && !stopped && pos < fileSize) {
+    // Less than a block is left: a cut inside the next header, or inside the end blocks.
+    const tail = await reader.read(pos, fileSize - pos);
+    if (tail.some((b) => b !== 0)) {
+      problems.push({ code: 'tar-truncated', severity: 'error', subject: `offset ${pos}`, message: 'tar archive is truncated inside a member header', end: { at: fileSize, member: `the header at byte ${pos}`, have: fileSize - pos, need: BLOCK } });
+    } else {
+      sawEndMarker = true; // the end blocks, cut short: every member is whole
+    }
+  }
+  if (!sawEndMarker && entries.length > 0 && !stopped && !problems.some((p) => p.code === 'tar-truncated')) {
+    // Every archive writer measured (docker, podman, skopeo, containerd, buildah, umoci, ggcr,
+    // Jib...) ends its archives with two zero blocks. Without them the file was cut at a member
+    // boundary, or written by a tool that omits them: the reader of the archive decides (a
+    // complete image archive is only warned about; a cut one is called truncated).
+    const last = entries[entries.length - 1];
+    problems.push({ code: 'tar-no-end', severity: 'warning', subject: `offset ${pos}`, message: 'tar archive has no end-of-archive blocks', end: { at: fileSize, after: last.name || displayName(last.rawName) } });
   }
   markDuplicates(entries, problems);
   return { entries, problems, fileSize, sawEndMarker };

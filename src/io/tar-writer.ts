@@ -8,6 +8,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { invalid } from '../errors.js';
+import { checkpoint, throwIfCancelled } from './cancel.js';
 
 export interface EntryOptions {
   mode?: number;
@@ -33,6 +34,7 @@ export async function* readRange(range: ByteRange, name = range.segments[0]?.pat
     const fd = openSync(seg.path, 'r');
     try {
       for (let pos = seg.start, end = seg.start + seg.length; pos < end;) {
+        await checkpoint(); // the reads and writes are synchronous: signals come in here
         const buf = reuse ?? Buffer.allocUnsafe(Math.min(COPY_CHUNK, end - pos));
         const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
         if (n === 0) throw invalid('truncated', `input ends ${end - pos} bytes early`, name);
@@ -125,6 +127,7 @@ export class TarWriter {
     await this.sink.write(encodeHeader({ name, size, type: '0', ...opts }));
     let written = 0;
     for await (const chunk of input) {
+      throwIfCancelled();
       written += chunk.length;
       if (written > size) throw invalid('size-mismatch', `blob is larger than the ${size} bytes expected`, name);
       await this.sink.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));

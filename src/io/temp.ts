@@ -1,48 +1,30 @@
 /**
  * Temporary files: spooled inputs in $TMPDIR (or --tmpdir) and outputs' temporary names beside
- * their targets. Every one is registered so that an exit or a signal removes it; nothing partial
- * is left behind under any name.
+ * their targets. Every one is registered (io/cancel.ts) so that an exit or a signal removes it;
+ * nothing partial is left behind under any name.
  */
 import { fromSystemError } from '../errors.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { atExit } from './cancel.js';
 
-const live = new Set<string>();
-let hooked = false;
+const live = new Map<string, () => void>();
 
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on('exit', cleanupAllSync);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      cleanupAllSync();
-      process.kill(process.pid, sig);
-    });
-  }
-}
-
-export function cleanupAllSync(): void {
-  for (const p of live) {
-    try { rmSync(p, { recursive: true, force: true }); } catch { /* best effort at exit */ }
-  }
-  live.clear();
-}
-
-/** Registers a path for removal at exit; returns a function that removes it now. */
+/** Registers a path for removal at exit (or an interrupt); returns a function that removes it now. */
 export function registerTemp(path: string): () => void {
-  hookExit();
-  live.add(path);
+  live.get(path)?.();
+  live.set(path, atExit(() => rmSync(path, { recursive: true, force: true })));
   return () => {
-    live.delete(path);
+    releaseTemp(path);
     rmSync(path, { recursive: true, force: true });
   };
 }
 
 /** Forgets a temporary path that became a real output (after its rename). */
 export function releaseTemp(path: string): void {
+  live.get(path)?.();
   live.delete(path);
 }
 

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { invalid } from '../errors.js';
+import { invalid, sizeMismatch } from '../errors.js';
 import { algorithmOf } from '../model/digest.js';
 
 export class VerifyingStream extends Transform {
@@ -27,7 +27,7 @@ export class VerifyingStream extends Transform {
 
   override _flush(cb: TransformCallback): void {
     if (this.size !== undefined && this.bytes !== this.size) {
-      cb(invalid('size-mismatch', `blob is ${this.bytes} bytes but its descriptor says ${this.size}`, this.subject));
+      cb(invalid('size-mismatch', sizeMismatch('blob', this.bytes, this.size), this.subject));
       return;
     }
     const actual = `${algorithmOf(this.digest)}:${this.hash.digest('hex')}`;

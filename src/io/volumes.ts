@@ -11,6 +11,7 @@ import { ImgpackError, invalid, usage } from '../errors.js';
 import { HashPool } from './hash-pool.js';
 import { writeFileAtomically } from './atomic.js';
 import { registerTemp, releaseTemp, siblingTempName } from './temp.js';
+import { checkpoint, throwIfCancelled } from './cancel.js';
 import type { ByteSink } from './tar-writer.js';
 import { SegmentedFile } from './segmented-file.js';
 import type { Problem } from '../model/catalog.js';
@@ -126,7 +127,8 @@ export class VolumeSink implements ByteSink {
     const hashes = await Promise.all(this.volumes.map((v) => v.sha256!));
     await this.pool.close();
     const volumes = this.volumes.map((v, i) => ({ name: basename(volumeName(this.target, i + 1)), size: v.size, sha256: hashes[i], temp: v.temp }));
-    const parity = this.parity > 0 ? this.writeParity(volumes) : undefined;
+    const parity = this.parity > 0 ? await this.writeParity(volumes) : undefined;
+    throwIfCancelled(); // publishing is synchronous: the whole set appears, or nothing
     const manifest: TransferManifest = {
       kind: 'imgpack-transfer', version: 1, ...info,
       volumes: volumes.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
@@ -138,7 +140,7 @@ export class VolumeSink implements ByteSink {
   }
 
   /** Parity volumes from the data volumes' temporaries, themselves under temporary names. */
-  private writeParity(volumes: { size: number; temp: string }[]): { info: ParityInfo; temps: { temp: string; path: string }[] } {
+  private async writeParity(volumes: { size: number; temp: string }[]): Promise<{ info: ParityInfo; temps: { temp: string; path: string }[] }> {
     const problem = checkShardCount(volumes.length, this.parity);
     if (problem) throw usage('too-many-volumes', problem, this.target);
     const temps = Array.from({ length: this.parity }, (_, i) => {
@@ -147,7 +149,7 @@ export class VolumeSink implements ByteSink {
       this.parityTemps.push(registerTemp(temp));
       return { temp, path };
     });
-    const out = encodeParity(volumes.map((v) => ({ path: v.temp, size: v.size })), temps.map((t) => t.temp));
+    const out = await encodeParity(volumes.map((v) => ({ path: v.temp, size: v.size })), temps.map((t) => t.temp));
     return {
       info: { scheme: PARITY_SCHEME, shardSize: out[0].size, volumes: out.map((o, i) => ({ name: basename(parityName(this.target, i)), size: o.size, sha256: o.sha256 })) },
       temps,
@@ -274,12 +276,14 @@ export async function checkEachVolume(set: VolumeSet): Promise<VolumeCheck[]> {
   for (const c of checks) {
     const kind = c.parity ? 'parity' : 'volume';
     if (!existsSync(c.file)) {
-      c.problem = { code: `${kind}-missing`, message: `${basename(c.file)} missing`, subject: c.file };
+      c.problem = { code: `${kind}-missing`, message: `${basename(c.file)} missing (${c.expect.size} bytes)`, subject: c.file };
       continue;
     }
     const size = statSync(c.file).size;
     if (size !== c.expect.size) {
-      c.problem = { code: `${kind}-size`, message: `${basename(c.file)}: ${size < c.expect.size ? 'truncated' : 'too long'}: ${size} bytes, the manifest says ${c.expect.size}`, subject: c.file };
+      c.problem = size < c.expect.size
+        ? { code: `${kind}-short`, message: `${basename(c.file)} is truncated: ${size} of the ${c.expect.size} bytes the manifest gives (${c.expect.size - size} missing)`, subject: c.file }
+        : { code: `${kind}-size`, message: `${basename(c.file)} is too long: ${size} bytes, the manifest says ${c.expect.size}`, subject: c.file };
       continue;
     }
     jobs.push(c);
@@ -343,7 +347,9 @@ export function volumeFile(set: VolumeSet): SegmentedFile {
 /** Thrown when volumes are missing or damaged: every problem, before anything is read. */
 export class VolumeError extends ImgpackError {
   constructor(readonly problems: Problem[], subject: string) {
-    super('volumes-damaged', `volumes are missing or damaged, nothing was read: ${problems.map((p) => p.message).join('; ')}`, subject, 1);
+    // Volumes that are only short or missing are a copy that did not finish, not damage.
+    const cut = problems.every((p) => /-(short|missing)$/.test(p.code));
+    super(cut ? 'volumes-incomplete' : 'volumes-damaged', `${cut ? 'the copy of the volumes is incomplete' : 'volumes are missing or damaged'}, nothing was read: ${problems.map((p) => p.message).join('; ')}`, subject, 1);
   }
 }
 

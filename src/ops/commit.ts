@@ -15,6 +15,7 @@ import { extract, pack, type Header } from 'tar-stream';
 import { usage } from '../errors.js';
 import { decompress, sniffCompression, MAGIC_LENGTH } from '../io/compression.js';
 import { spoolDir } from '../io/temp.js';
+import { cancelSignal } from '../io/cancel.js';
 import type { ImageRecord } from '../model/catalog.js';
 import { MediaType } from '../model/media-types.js';
 import type { Descriptor, ImageConfig } from '../model/oci.js';
@@ -56,7 +57,7 @@ export async function buildLayer(adds: { src: string; dest: string }[], removes:
   const raw = join(dir, `layer-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tar`);
   const diffHash = createHash('sha256');
   const tap = new Transform({ transform(c, _e, cb) { diffHash.update(c); cb(null, c); } });
-  const written = pipeline(out as unknown as Readable, tap, createWriteStream(raw));
+  const written = pipeline(out as unknown as Readable, tap, createWriteStream(raw), { signal: cancelSignal });
   written.catch(() => {});
   const put = (header: Partial<Header> & { name: string }, data?: Buffer | Readable) => new Promise<void>((res, rej) => {
     const sink = out.entry(header as Header, (e) => (e ? rej(e) : res()));
@@ -138,7 +139,7 @@ export async function buildLayer(adds: { src: string; dest: string }[], removes:
   }
   const gz = `${raw}.gz`;
   const h = createHash('sha256');
-  await pipeline(createReadStream(raw), createGzip({ level: 6 }), new Transform({ transform(c, _e, cb) { h.update(c); cb(null, c); } }), createWriteStream(gz));
+  await pipeline(createReadStream(raw), createGzip({ level: 6 }), new Transform({ transform(c, _e, cb) { h.update(c); cb(null, c); } }), createWriteStream(gz), { signal: cancelSignal });
   return { path: gz, digest: `sha256:${h.digest('hex')}`, size: lstatSync(gz).size, diffId, mediaType: MediaType.ociLayerGzip };
 }
 

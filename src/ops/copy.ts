@@ -11,9 +11,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createGzip } from 'node:zlib';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fromSystemError, invalid } from '../errors.js';
+import { fromSystemError, invalid, sizeMismatch } from '../errors.js';
 import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from '../io/compression.js';
 import { registerTemp, spoolDir } from '../io/temp.js';
+import { cancelSignal } from '../io/cancel.js';
 import { VerifyingStream } from '../io/verifying-stream.js';
 import type { ArchiveSource } from '../formats/source.js';
 import type { DockerEntry, FileRange, Sink } from '../formats/sinks/sink.js';
@@ -309,7 +310,7 @@ class CopyEngine {
     const r = await source.tree.resolve(member);
     if (!r.ok) throw invalid('missing-blob', `${member}: ${r.message}`, source.display);
     const subject = `${source.display}: ${member}`;
-    if (size !== undefined && r.file.size !== size) throw invalid('size-mismatch', `blob is ${r.file.size} bytes but its descriptor says ${size}`, subject);
+    if (size !== undefined && r.file.size !== size) throw invalid('size-mismatch', sizeMismatch('blob', r.file.size, size), subject);
     const hash = createHash(algorithmOf(digest));
     return {
       kind: 'range', segments: source.tree.location(r.file), length: r.file.size,
@@ -353,6 +354,7 @@ class CopyEngine {
       compressor,
       tapOut,
       createWriteStream(path),
+      { signal: cancelSignal },
     );
     const content = `sha256:${contentHash.digest('hex')}`;
     if (diffId && content !== diffId) {

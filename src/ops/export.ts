@@ -13,6 +13,7 @@ import { extract, pack, type Header } from 'tar-stream';
 import { fromSystemError, ImgpackError, invalid } from '../errors.js';
 import { decompress, sniffCompression, MAGIC_LENGTH } from '../io/compression.js';
 import { registerTemp, releaseTemp, siblingTempName } from '../io/temp.js';
+import { cancelSignal, throwIfCancelled } from '../io/cancel.js';
 import type { ArchiveSource } from '../formats/source.js';
 import type { ImageRecord } from '../model/catalog.js';
 
@@ -180,10 +181,11 @@ export async function exportImage(source: ArchiveSource, image: ImageRecord, tar
   const temp = siblingTempName(target);
   const remove = registerTemp(temp);
   const out = pack();
-  const written = pipeline(out as unknown as Readable, createWriteStream(temp, { flags: 'wx' }));
+  const written = pipeline(out as unknown as Readable, createWriteStream(temp, { flags: 'wx' }), { signal: cancelSignal });
   written.catch(() => {});
   try {
     for await (const { header, content } of flatten(source, image, (path, reason) => report.skipped.push({ path, reason }))) {
+      throwIfCancelled();
       await new Promise<void>((resolve, reject) => {
         const sink = out.entry(header, (err) => (err ? reject(err) : resolve()));
         if (content) {
@@ -198,6 +200,7 @@ export async function exportImage(source: ArchiveSource, image: ImageRecord, tar
     }
     out.finalize();
     await written;
+    throwIfCancelled(); // stopped before the rename: nothing appears
     renameSync(temp, target);
     releaseTemp(temp);
     return report;

@@ -178,7 +178,7 @@ class SetRun {
   private fail(e: unknown, reference: string, retry: RetryEntry): void {
     const err = e instanceof ImgpackError ? e : invalid('unexpected', (e as Error)?.message?.split('\n')[0] ?? String(e), reference);
     if (err.code === 'stopped') return; // not a failure of its own
-    if (!this.opts.keepGoing) {
+    if (!this.opts.keepGoing || err.exitCode > 2) { // a signal stops the whole set, kept going or not
       this.firstError ??= err;
       return;
     }
@@ -188,7 +188,7 @@ class SetRun {
     } catch {
       registry = this.opts.from?.display ?? '';
     }
-    this.failures.push({ reference, registry, code: err.code, reason: err.message, exitCode: err.exitCode, retry });
+    this.failures.push({ reference, registry, code: err.code, reason: err.message, exitCode: err.exitCode as 1 | 2, retry });
   }
 
   private throwFirst(): void {

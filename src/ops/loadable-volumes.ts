@@ -12,6 +12,7 @@ import { invalid } from '../errors.js';
 import { HashPool } from '../io/hash-pool.js';
 import { checkFreeSpace } from '../io/output.js';
 import { registerTemp, siblingTempName } from '../io/temp.js';
+import { throwIfCancelled } from '../io/cancel.js';
 import { publishVolumes, volumeName, type TransferManifest } from '../io/volumes.js';
 import { familiarName } from '../model/reference.js';
 import type { CopyOptions, CopyReport } from './copy.js';
@@ -58,6 +59,7 @@ export async function writeLoadableVolumes(plan: Plan, out: ResolvedOutput, opts
       size: temps.reduce((n, t) => n + statSync(t.temp).size, 0),
       sha256: whole,
     };
+    throwIfCancelled(); // publishing is synchronous: the whole set appears, or nothing
     publishVolumes(out.target, temps.map((t) => t.temp), [], manifest);
     return { ...report, transfer: manifest };
   } catch (e) {

@@ -58,8 +58,10 @@ export async function pushPlan(plan: Plan, target: PushTarget, opts: PushPlanOpt
   const session = opts.session ?? new PushSession();
   const report: PushReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [], pushed: [] };
   let bytesBefore = 0;
+  const sinks: RegistrySink[] = [];
   for (const [repo, roots] of byRepo) {
-    const sink = new RegistrySink(repo, { ...opts, session });
+    const sink = new RegistrySink(repo, { ...opts, session, holdTags: true });
+    sinks.push(sink);
     const r = await copy({ roots }, sink, { layers: 'keep', onProgress: opts.onProgress && ((e) => opts.onProgress!({ ...e, bytes: bytesBefore + e.bytes })) });
     bytesBefore += r.bytesWritten;
     report.images += r.images;
@@ -68,6 +70,8 @@ export async function pushPlan(plan: Plan, target: PushTarget, opts: PushPlanOpt
     report.changedManifests.push(...r.changedManifests);
     report.pushed.push({ repository: repo, names: roots.flatMap((x) => x.names), uploaded: sink.pushed.length, mounted: sink.mounted.length, present: sink.skipped, bytesUploaded: sink.bytesUploaded });
   }
+  // Every blob and manifest of every repository is in; the names come last, all together.
+  for (const sink of sinks) await sink.publishTags();
   return report;
 }
 

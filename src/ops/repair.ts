@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import { invalid, usage } from '../errors.js';
 import { rebuildShards, type Shard } from '../io/parity.js';
 import { registerTemp, releaseTemp, siblingTempName } from '../io/temp.js';
+import { throwIfCancelled } from '../io/cancel.js';
 import { checkEachVolume, findVolumeSet } from '../io/volumes.js';
 
 export interface RepairResult {
@@ -34,10 +35,11 @@ export async function repairVolumes(spec: string): Promise<RepairResult> {
     return { path: c.file, size: c.expect.size, good: false, output };
   });
   try {
-    const hashes = rebuildShards(shards, set.manifest.volumes.length, parity.shardSize);
+    const hashes = await rebuildShards(shards, set.manifest.volumes.length, parity.shardSize);
     for (const [i, sha256] of hashes) {
       if (sha256 !== checks[i].expect.sha256) throw invalid('repair-mismatch', `the rebuilt volume has sha256 ${sha256}, the manifest says ${checks[i].expect.sha256}: the parity volumes do not belong to these volumes`, checks[i].file);
     }
+    throwIfCancelled(); // the renames below are synchronous: all of them, or none
     for (const [i] of hashes) {
       renameSync(shards[i].output!, checks[i].file);
       releaseTemp(shards[i].output!);

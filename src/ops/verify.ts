@@ -3,7 +3,7 @@
  * checked structure (JSON shapes, media types, names, missing blobs, metadata digests); here every
  * referenced blob is streamed once to check its digest and size and, for layers, its diffID.
  */
-import { ImgpackError } from '../errors.js';
+import { ImgpackError, sizeMismatch } from '../errors.js';
 import { sniffCompression, MAGIC_LENGTH } from '../io/compression.js';
 import { digestStream } from '../io/hashing.js';
 import type { ArchiveSource } from '../formats/source.js';
@@ -13,6 +13,7 @@ import { algorithmOf, type DigestAlgorithm } from '../model/digest.js';
 import { runPool } from '../io/pool.js';
 import { HashPool } from '../io/hash-pool.js';
 import { checkVolumes, findVolumeSet, VolumeError, type VolumeSet } from '../io/volumes.js';
+import { checkpoint, throwIfCancelled } from '../io/cancel.js';
 import { compareWithLock, transferManifestOf, type LockComparison, type SetLock } from './lock.js';
 import { rootsOf, type PlanRoot } from './plan.js';
 
@@ -157,6 +158,7 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
   const pool = HashPool.forWork(total);
   try {
     await runPool([...byMember.entries()], opts.concurrency ?? 4, async ([member, refs]) => {
+      await checkpoint();
       const checked = await checkMember(source, member, refs, findings, pool, contentSizes, opts.copyChecksDigest);
       bytes += checked;
       opts.onProgress?.({ member, bytes, total });
@@ -222,13 +224,14 @@ async function checkMember(source: ArchiveSource, member: string, refs: BlobRef[
       digests = await digestStream(source.tree.openRange(r.file), { algorithms, compression, subject: member });
     }
   } catch (e) {
+    throwIfCancelled(); // a signal is not damage to report
     const msg = e instanceof ImgpackError ? e.message : (e as Error).message;
     findings.problem('corrupt-layer', `${member}: cannot be read: ${msg}`, refs[0].subject);
     return r.file.size;
   }
   for (const ref of refs) {
     if (ref.size !== undefined && ref.size !== digests.size) {
-      findings.problem('size-mismatch', `${member} is ${digests.size} bytes but its descriptor says ${ref.size}`, ref.subject);
+      findings.problem('size-mismatch', sizeMismatch(member, digests.size, ref.size), ref.subject);
     }
     if (ref.digest) {
       const actual = digests.stored[algorithmOf(ref.digest)];

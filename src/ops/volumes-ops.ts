@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { fromSystemError, invalid, usage } from '../errors.js';
 import { checkFreeSpace } from '../io/output.js';
 import { registerTemp, releaseTemp, siblingTempName } from '../io/temp.js';
+import { throwIfCancelled } from '../io/cancel.js';
 import { checkVolumes, findVolumeSet, VolumeError, VolumeSink, type TransferManifest } from '../io/volumes.js';
 import { openSource } from '../formats/source.js';
 import { VERSION } from '../version.js';
@@ -27,12 +28,16 @@ export async function chunkFile(file: string, volumeSize: number): Promise<Trans
     compression = src.compression;
     await src.close();
   } catch {
+    throwIfCancelled();
     // not an image archive: chunk it all the same
   }
   await checkFreeSpace(resolve(file), size);
   const sink = new VolumeSink(file, volumeSize);
   try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) sink.write(chunk as Buffer);
+    for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) {
+      throwIfCancelled();
+      sink.write(chunk as Buffer);
+    }
     return await sink.commit({ imgpackVersion: VERSION, created: new Date().toISOString(), format, compression, images });
   } catch (e) {
     sink.abort();
@@ -58,6 +63,7 @@ export async function joinVolumes(spec: string, target: string): Promise<{ size:
     let size = 0;
     for (const f of set.files) {
       for await (const chunk of createReadStream(f, { highWaterMark: 4 << 20 })) {
+        throwIfCancelled();
         const buf = chunk as Buffer;
         hash.update(buf);
         let off = 0;
@@ -72,6 +78,7 @@ export async function joinVolumes(spec: string, target: string): Promise<{ size:
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
+    throwIfCancelled();
     renameSync(temp, target);
     releaseTemp(temp);
     return { size, sha256, volumes: set.files.length };

@@ -2,9 +2,11 @@
  * Conformance over every real archive in ../shared (corpus.json and fixtures.json): what imgpack
  * reads must equal the independent expectations; broken archives must be caught and named.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { loadItems, requireSharedInCi, sharedAvailable } from '../helpers/shared.js';
+import { tempDir, writeTemp } from '../helpers/tmp.js';
 
 requireSharedInCi();
 const items = loadItems();
@@ -73,3 +75,36 @@ describe.skipIf(!sharedAvailable())('conformance over ../shared', () => {
     }
   }
 });
+
+/**
+ * Every real archive cut short, as a copy that did not finish leaves it: at eight points of its
+ * bytes (compressed ones cut in the compressed bytes), the reader says truncated, where it ends
+ * and that the copy is incomplete, never "not an image archive". A cut that leaves every member
+ * whole (inside the end blocks) reads as the whole archive.
+ */
+describe.skipIf(!sharedAvailable())('real archives cut short', () => {
+  const dir = tempDir();
+  const files = items.filter(({ file, item }) => item.valid === true && statSync(file).isFile());
+  it('has real archives to cut', () => {
+    expect(files.length).toBeGreaterThanOrEqual(30);
+  });
+  for (const { label, file } of files) {
+    it(`${label}: every cut is named truncated`, async () => {
+      const data = readFileSync(file);
+      for (const fraction of [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.97]) {
+        const at = Math.floor(data.length * fraction);
+        const cut = writeTemp(dir, `cut-${label.replace(/\W/g, '-')}-${at}`, data.subarray(0, at));
+        const r = await runCli('inspect', cut);
+        noStackTrace(r.stderr);
+        if (r.code === 0) {
+          // Only the end blocks and padding were cut: the same images as the whole archive.
+          expect((await runCli('inspect', cut, '--json')).json().images, `${label} cut at ${at}`).toEqual((await runCli('inspect', file, '--json')).json().images);
+          continue;
+        }
+        expect(r.code, `${label} cut at ${at}: ${r.stderr}`).toBe(1);
+        expect(r.stderr, `${label} cut at ${at}`).toMatch(new RegExp(`^imgpack: ${cut.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is truncated: .+; the copy is incomplete\n$`));
+      }
+    });
+  }
+});
+

@@ -269,3 +269,38 @@ describe('pull faults', () => {
     }
   });
 });
+
+describe('pull stopped between a download and its rename', () => {
+  it('a .part that holds the whole blob is checked and kept, not asked for again (a Range past its end is a 416)', async () => {
+    const cache = join(dir, 'cache-whole-part');
+    process.env.IMGPACK_CACHE = cache;
+    let down = true;
+    registry = await startFakeRegistry({
+      fault: (req, res) => {
+        if (down && req.url?.endsWith(app.layers[1].digest)) {
+          res.statusCode = 503;
+          res.end();
+          return true;
+        }
+        return false;
+      },
+    });
+    seed(registry, 'team/app', '1', app);
+    try {
+      const out = join(dir, 'whole-part.tar');
+      expect((await runCli('pull', `${registry.host}/team/app:1`, '-o', out)).code).toBe(2);
+      // As a signal between the last byte and the rename leaves it: the whole blob, still a .part.
+      const { readdirSync, renameSync } = await import('node:fs');
+      const [folder] = readdirSync(join(cache, 'pulls'));
+      const blob = join(cache, 'pulls', folder, 'blobs', 'sha256', app.layers[0].digest.slice(7));
+      renameSync(blob, `${blob}.part`);
+      down = false;
+      const second = await runCli('pull', `${registry.host}/team/app:1`, '-o', out);
+      expect(second.code, second.stderr).toBe(0);
+      expect(registry.log.filter((l) => l.endsWith(app.layers[0].digest))).toHaveLength(1); // not fetched again
+      expect(await pulledId(out)).toBe(app.config.digest);
+    } finally {
+      delete process.env.IMGPACK_CACHE;
+    }
+  });
+});

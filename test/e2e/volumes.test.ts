@@ -63,18 +63,19 @@ describe('volumes', () => {
     altered[100] ^= 1;
     writeFileSync(`${target}.002`, altered);
     truncateSync(`${target}.003`, 1000);
+    const lastVolumeSize = JSON.parse(readFileSync(`${target}.imgpack.json`, 'utf8')).volumes[3].size;
     rmSync(`${target}.004`);
     const v = await runCli('verify', `${target}.001`, '--json');
     expect(v.code).toBe(1);
     expect(v.json().problems.map((p: { message: string }) => p.message)).toEqual([
       'bundle.tar.002: sha256 mismatch',
-      'bundle.tar.003: truncated: 1000 bytes, the manifest says 1048576',
-      'bundle.tar.004 missing',
+      'bundle.tar.003 is truncated: 1000 of the 1048576 bytes the manifest gives (1047576 missing)',
+      `bundle.tar.004 missing (${lastVolumeSize} bytes)`,
     ]);
     const store = join(dir, `store${n}`);
     const load = await runCli('--store', store, 'load', '-i', `${target}.imgpack.json`);
     expect(load.code).toBe(1);
-    expect(load.stderr).toBe(`imgpack: volumes are missing or damaged, nothing was read: bundle.tar.002: sha256 mismatch; bundle.tar.003: truncated: 1000 bytes, the manifest says 1048576; bundle.tar.004 missing (${target}.imgpack.json)\n`);
+    expect(load.stderr).toBe(`imgpack: volumes are missing or damaged, nothing was read: bundle.tar.002: sha256 mismatch; bundle.tar.003 is truncated: 1000 of the 1048576 bytes the manifest gives (1047576 missing); bundle.tar.004 missing (${lastVolumeSize} bytes) (${target}.imgpack.json)\n`);
     expect(existsSync(join(store, 'index.json'))).toBe(false);
   });
 

@@ -17,7 +17,7 @@ function* subsets(n: number, r: number, start = 0, acc: number[] = []): Generato
 }
 
 describe('Reed-Solomon over GF(256)', () => {
-  it('rebuilds any m erased shards of k data (uneven sizes, across stripes) and m parity, byte for byte', () => {
+  it('rebuilds any m erased shards of k data (uneven sizes, across stripes) and m parity, byte for byte', async () => {
     const k = 4;
     const m = 3;
     const sizes = [200_000, 200_000, 200_000, 70_001]; // the last volume is short; stripes are 64 KiB
@@ -27,7 +27,7 @@ describe('Reed-Solomon over GF(256)', () => {
       return { path, size: n };
     });
     const parity = Array.from({ length: m }, (_, i) => join(dir, `p${i}`));
-    const out = encodeParity(data, parity);
+    const out = await encodeParity(data, parity);
     expect(out.map((o) => o.size)).toEqual([200_000, 200_000, 200_000]);
     const all = [...data.map((d) => d.path), ...parity];
     const expected = all.map((f) => readFileSync(f));
@@ -35,7 +35,7 @@ describe('Reed-Solomon over GF(256)', () => {
     for (let r = 1; r <= m; r++) {
       for (const erased of subsets(k + m, r)) {
         const shards: Shard[] = all.map((path, i) => ({ path, size: i < k ? sizes[i] : 200_000, good: !erased.includes(i), output: join(dir, `out-${n}-${i}`) }));
-        const hashes = rebuildShards(shards, k, 200_000);
+        const hashes = await rebuildShards(shards, k, 200_000);
         expect([...hashes.keys()].sort()).toEqual(erased);
         for (const i of erased) expect(readFileSync(shards[i].output!).equals(expected[i]), `erased ${erased} shard ${i}`).toBe(true);
         n++;
@@ -43,7 +43,7 @@ describe('Reed-Solomon over GF(256)', () => {
     }
     expect(n).toBe(7 + 21 + 35);
     const tooMany: Shard[] = all.map((path, i) => ({ path, size: 1, good: i > m, output: join(dir, `never-${i}`) }));
-    expect(() => rebuildShards(tooMany, k, 200_000)).toThrow(/more than the parity can rebuild/);
+    await expect(rebuildShards(tooMany, k, 200_000)).rejects.toThrow(/more than the parity can rebuild/);
   });
 
   it('covers at most 256 volumes', () => {

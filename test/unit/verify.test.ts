@@ -88,10 +88,15 @@ describe('verify', () => {
 
   it('catches truncation and says an empty or foreign file is not an image archive', async () => {
     const tar = await tarBuffer(dockerArchiveEntries([dimg]));
-    for (const cut of [700, 2048, tar.length - 2048]) {
+    for (const cut of [700, 2048, tar.length - 2048 + 100]) {
       const r = await verifyPath(writeTemp(dir, `cut${cut}.tar`, tar.subarray(0, cut)));
       expect(r.ok).toBe(false);
+      expect(r.problems.map((p) => p.code)).toEqual(['truncated']);
     }
+    // Cut on the boundary before `repositories` (docker load needs it only for pre-1.10
+    // archives): whole but for the end blocks, as GNU tar and Go's archive/tar read it too.
+    const boundary = await verifyPath(writeTemp(dir, 'boundary.tar', tar.subarray(0, tar.length - 2048)));
+    expect([boundary.ok, boundary.warnings.map((w) => w.code)]).toEqual([true, ['tar-no-end']]);
     expect(await codes(writeTemp(dir, 'empty.tar', Buffer.alloc(10240)))).toEqual(['not-an-archive']);
     expect(await codes(writeTemp(dir, 'text.tar', 'hello'))).toEqual(['not-an-archive']);
   });

@@ -3,6 +3,7 @@ import type { CommandContext } from '../context.js';
 import { usage } from '../../errors.js';
 import { currentStorePath } from '../../formats/store/store.js';
 import { startServe } from '../../serve/server.js';
+import { untilStopped } from '../signals.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -16,7 +17,8 @@ export function register(program: Command, ctx: CommandContext): void {
     .addHelpText('after', `
 Repository names read as docker references: /v2/nginx/... and /v2/library/nginx/... serve
 docker.io/library/nginx, /v2/quay.io/coreos/flannel/... serves quay.io/coreos/flannel; a mirror
-request with ?ns=quay.io (containerd) serves quay.io/<path>. Stops on SIGINT or SIGTERM.
+request with ?ns=quay.io (containerd) serves quay.io/<path>. Stops on SIGINT, SIGTERM or SIGHUP
+(exit 0).
 
 Examples:
   imgpack serve                                   # http://127.0.0.1:5000, pull and push
@@ -33,15 +35,8 @@ Examples:
         log: flags.log ? (line) => ctx.io.err(line) : undefined,
       });
       if (!ctx.io.quiet) ctx.io.err(`Serving store ${root} on ${server.url}${flags.readOnly ? ' (read-only)' : ''}`);
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        const stop = (s: NodeJS.Signals) => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve(s);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      // Stopping is serve's normal end: it closes, says so and exits 0.
+      const signal = await untilStopped();
       await server.close();
       if (!ctx.io.quiet) ctx.io.err(`Stopped (${signal})`);
     });

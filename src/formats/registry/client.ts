@@ -7,6 +7,7 @@
  * that do not speak TLS, as docker allows.
  */
 import { invalid, usage } from '../../errors.js';
+import { sleep, throwIfCancelled } from '../../io/cancel.js';
 import { formatFull, type Reference } from '../../model/reference.js';
 import { credentialsFor, type Credentials } from './auth-sources.js';
 import { describeNetworkError, isCertificateError, registrySettings, send, type HttpResponse } from './transport.js';
@@ -58,6 +59,8 @@ export interface RequestOptions {
   absolute?: boolean;
   /** Statuses the caller handles itself (e.g. 404 for HEAD). */
   ok?: number[];
+  /** Carried through even after a signal (a push's tags, once the tag phase has begun). */
+  uninterruptible?: boolean;
 }
 
 export class RegistryClient {
@@ -94,11 +97,12 @@ export class RegistryClient {
       if (this.authorization) headers.Authorization = this.authorization;
       let res: HttpResponse;
       try {
-        res = await send({ method, url: opts.absolute ? path : this.url(path), headers, body: opts.body });
+        res = await send({ method, url: opts.absolute ? path : this.url(path), headers, body: opts.body, uninterruptible: opts.uninterruptible });
       } catch (e) {
+        if (!opts.uninterruptible) throwIfCancelled(); // stopped: no retry, no fallback
         if (this.fallBackToHttp(e) && !opts.absolute) continue;
         if (!streamed && attempt < RETRIES && !isCertificateError(e)) {
-          await backoff(attempt);
+          await backoff(attempt, opts.uninterruptible);
           continue;
         }
         throw usage('registry-unreachable', `cannot reach the registry: ${describeNetworkError(e)}`, this.host);
@@ -115,7 +119,7 @@ export class RegistryClient {
       if ((res.status >= 500 || res.status === 429) && attempt < RETRIES && !streamed) {
         const retryAfter = Number(res.header('retry-after')) * 1000;
         await res.discard();
-        await sleep(Math.min(retryAfter || 200 * 2 ** attempt, 10_000));
+        await pause(Math.min(retryAfter || 200 * 2 ** attempt, 10_000), opts.uninterruptible);
         continue;
       }
       if (res.status === 401 || res.status === 403) {
@@ -151,6 +155,7 @@ export class RegistryClient {
         await res.discard();
         return res;
       } catch (e) {
+        throwIfCancelled();
         if (!this.fallBackToHttp(e)) throw usage('registry-unreachable', `cannot reach the registry: ${describeNetworkError(e)}`, this.host);
       }
     }
@@ -236,10 +241,12 @@ export class RetryUpload extends Error {
   }
 }
 
-function backoff(attempt: number): Promise<void> {
-  return sleep(200 * 2 ** attempt + Math.floor(Math.random() * 100));
+function backoff(attempt: number, uninterruptible?: boolean): Promise<void> {
+  return pause(200 * 2 ** attempt + Math.floor(Math.random() * 100), uninterruptible);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** A wait that a signal cuts short, unless the request must go through. */
+function pause(ms: number, uninterruptible?: boolean): Promise<void> {
+  return uninterruptible ? new Promise((r) => setTimeout(r, ms)) : sleep(ms);
 }
+

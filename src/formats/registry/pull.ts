@@ -19,6 +19,7 @@ import { formatFull, parseReferenceOrThrow } from '../../model/reference.js';
 import { runPool } from '../../io/pool.js';
 import { MANIFEST_ACCEPT, RegistryClient } from './client.js';
 import { digestStream } from '../../io/hashing.js';
+import { cancelSignal, throwIfCancelled } from '../../io/cancel.js';
 import type { HttpResponse } from './transport.js';
 import { jsonDepth, MAX_JSON_DEPTH, maxJsonBytes } from '../read-json.js';
 
@@ -223,6 +224,13 @@ async function downloadBlob(client: RegistryClient, b: Descriptor, target: strin
   for (;;) {
     checkStopped(signal, subject);
     const have = existsSync(temp) ? statSync(temp).size : 0;
+    if (have === b.size) {
+      // An earlier run got every byte and was stopped before the rename: checked below, as a whole
+      // (a Range request for nothing more is refused with 416).
+      resumed = true;
+      break;
+    }
+    if (have > b.size) rmSync(temp, { force: true });
     const res = await client.get(`blobs/${b.digest}`, undefined, have > 0 ? { Range: `bytes=${have}-` } : undefined);
     const stop = () => res.body.destroy(stopped(subject));
     signal?.addEventListener('abort', stop, { once: true });
@@ -238,9 +246,10 @@ async function downloadBlob(client: RegistryClient, b: Descriptor, target: strin
           onBytes(chunk.length);
           cb(null, chunk);
         },
-      }), createWriteStream(temp, { flags: append ? 'a' : 'w' }));
+      }), createWriteStream(temp, { flags: append ? 'a' : 'w' }), { signal: cancelSignal });
       break;
     } catch (e) {
+      throwIfCancelled(); // stopped: the .part stays for the next run (pull-cache.ts)
       if (e instanceof ImgpackError) throw e;
       checkStopped(signal, subject);
       if (++failures > RESUMES) throw usage('registry-unreachable', `the download broke off after ${size} bytes, ${failures} times: ${(e as Error).message}`, subject);
@@ -254,6 +263,7 @@ async function downloadBlob(client: RegistryClient, b: Descriptor, target: strin
     : `${algorithm}:${hash.digest('hex')}`;
   const size = statSync(temp).size;
   if (actual !== b.digest || size !== b.size) {
+    rmSync(temp, { force: true }); // not worth resuming: the next run starts this blob afresh
     throw invalid('digest-mismatch', `blob from the registry has digest ${actual} (${size} bytes), not ${b.digest} (${b.size}): refused`, subject);
   }
   renameSync(temp, target);

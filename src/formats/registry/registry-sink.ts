@@ -8,6 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import { ImgpackError } from '../../errors.js';
+import { sleep, throwIfCancelled } from '../../io/cancel.js';
 import type { Descriptor } from '../../model/oci.js';
 import { Annotation } from '../../model/oci.js';
 import { parseReference } from '../../model/reference.js';
@@ -34,6 +35,8 @@ export class PushSession {
 }
 
 export interface PushOptions {
+  /** Tags wait for publishTags() (a push of several repositories tags them all at the very end). */
+  holdTags?: boolean;
   /** Upload blobs larger than this in PATCH chunks of this size; monolithic otherwise. */
   chunkSize?: number;
   /** Uploads in flight at once. */
@@ -92,7 +95,7 @@ export class RegistrySink implements Sink {
         return;
       } catch (e) {
         if (attempt >= UPLOAD_ATTEMPTS || !retriable(e)) throw e;
-        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+        await sleep(250 * 2 ** attempt);
       }
     }
   }
@@ -166,6 +169,8 @@ export class RegistrySink implements Sink {
     return this.client.resolveLocation(header);
   }
 
+  private readonly tags: { tag: string; manifest: { raw: Buffer; mediaType: string } }[] = [];
+
   /** Tags last: every name's manifest is put under its tag. */
   async commit(meta: { index: Descriptor[]; docker: DockerEntry[] }): Promise<void> {
     await this.drain();
@@ -174,8 +179,19 @@ export class RegistrySink implements Sink {
       if (!name) continue;
       const tag = parseReference(name).tag;
       const m = this.manifests.get(d.digest);
-      if (!tag || !m) continue;
-      await (await this.client.request('PUT', `manifests/${tag}`, { headers: { 'Content-Type': m.mediaType }, body: m.raw })).discard();
+      if (tag && m) this.tags.push({ tag, manifest: m });
+    }
+    if (!this.opts.holdTags) await this.publishTags();
+  }
+
+  /**
+   * The names: a few small requests, the push's commit point. A signal before it stops the push
+   * with no new name; once it has begun, it goes through (within the CLI's grace period).
+   */
+  async publishTags(): Promise<void> {
+    throwIfCancelled();
+    for (const { tag, manifest } of this.tags.splice(0)) {
+      await (await this.client.request('PUT', `manifests/${tag}`, { headers: { 'Content-Type': manifest.mediaType }, body: manifest.raw, uninterruptible: true })).discard();
     }
   }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { Readable } from 'node:stream';
 import { usage } from '../../errors.js';
+import { cancelSignal } from '../../io/cancel.js';
 import { registrySettings, settingsGeneration } from './settings.js';
 
 export { configureRegistries, registrySettings } from './settings.js';
@@ -88,6 +89,8 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** A buffer, or a function giving the bytes of a body sent with the given Content-Length. */
   body?: Buffer | (() => AsyncIterable<Uint8Array>);
+  /** Not cut short by a signal (io/cancel.ts): the last small steps of a push, once begun. */
+  uninterruptible?: boolean;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -115,7 +118,7 @@ function once(url: URL, req: HttpRequest): Promise<http.IncomingMessage> {
     const mod = url.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { 'User-Agent': 'imgpack', ...(req.headers ?? {}) };
     if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length);
-    const r = mod.request(url, { method: req.method, headers, agent: agentFor(url) }, resolve);
+    const r = mod.request(url, { method: req.method, headers, agent: agentFor(url), signal: req.uninterruptible ? undefined : cancelSignal }, resolve);
     r.on('error', reject);
     if (req.body === undefined) {
       r.end();

@@ -7,6 +7,7 @@
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { usage } from '../../errors.js';
+import { atExit, sleep } from '../../io/cancel.js';
 
 const RETRY_MS = 25;
 
@@ -19,11 +20,14 @@ export async function withLock<T>(path: string, work: () => Promise<T>, timeoutM
       continue;
     }
     if (Date.now() - started > timeoutMs) throw usage('store-locked', `the store is locked by another imgpack (${describeHolder(path)})`, path);
-    await new Promise((r) => setTimeout(r, RETRY_MS + Math.random() * RETRY_MS));
+    await sleep(RETRY_MS + Math.random() * RETRY_MS); // a signal stops the wait at once
   }
+  // Held until `work` settles; a process that exits first (a signal) releases it on the way out.
+  const release = atExit(() => rmSync(path, { force: true }));
   try {
     return await work();
   } finally {
+    release();
     rmSync(path, { force: true });
   }
 }

@@ -4,7 +4,7 @@
  * digest checked) are they renamed into place and the names added to index.json, under the lock
  * (a name moves to the new image, as with docker load). A corrupt input thus adds nothing.
  */
-import { closeSync, createWriteStream, fsyncSync, openSync, rmSync } from 'node:fs';
+import { closeSync, createWriteStream, fsyncSync, openSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromSystemError, ImgpackError } from '../../errors.js';
@@ -12,6 +12,8 @@ import { blobPath } from '../../model/digest.js';
 import { Annotation, type Descriptor } from '../../model/oci.js';
 import { FdSink, TarWriter } from '../../io/tar-writer.js';
 import { fsyncPath } from '../../io/atomic.js';
+import { cancelSignal, throwIfCancelled } from '../../io/cancel.js';
+import { registerTemp, releaseTemp } from '../../io/temp.js';
 import type { BlobInfo, DockerEntry, Sink } from '../sinks/sink.js';
 import type { Store } from './store.js';
 
@@ -20,7 +22,8 @@ export class StoreSink implements Sink {
   readonly writesManifests = true;
   readonly writesDockerManifest = false;
   private readonly pending;
-  private readonly temps = new Set<string>();
+  /** Temporary blob files, each with the function that removes it. */
+  private readonly temps = new Map<string, () => void>();
   /** Blobs written, fsynced and checked, waiting under their temporary names for commit. */
   private readonly ready = new Map<string, string>();
   /** With `holdCommit`, each copy's index entries wait here for `complete()`. */
@@ -44,7 +47,7 @@ export class StoreSink implements Sink {
       return path;
     }
     const temp = this.store.tempBlobPath(info.digest);
-    this.temps.add(temp);
+    this.temps.set(temp, registerTemp(temp));
     try {
       const data = await open();
       if (Buffer.isBuffer(data) || ('kind' in data && data.kind === 'range')) {
@@ -58,7 +61,7 @@ export class StoreSink implements Sink {
           closeSync(fd);
         }
       } else {
-        await pipeline(data instanceof Readable ? data : Readable.from(data as AsyncIterable<Uint8Array>), createWriteStream(temp, { flags: 'wx' }));
+        await pipeline(data instanceof Readable ? data : Readable.from(data as AsyncIterable<Uint8Array>), createWriteStream(temp, { flags: 'wx' }), { signal: cancelSignal });
         fsyncPath(temp);
       }
       this.ready.set(info.digest, temp);
@@ -73,29 +76,37 @@ export class StoreSink implements Sink {
     if (!this.opts.holdCommit) await this.complete();
   }
 
-  /** Moves the new blobs into place, then names them in index.json. */
+  /**
+   * Moves the new blobs into place, then names them in index.json. Once the lock is held, this is
+   * synchronous to the end: a signal either comes before it (nothing changed: abort removes the
+   * temporaries) or after it (the load is complete), never in between.
+   */
   async complete(): Promise<void> {
     try {
-      for (const [digest, temp] of this.ready) {
-        this.store.commitBlob(temp, digest);
-        this.temps.delete(temp);
-      }
-      this.store.syncBlobDirs(); // the renames are durable before index.json names them
-      const nameOf = (d: Descriptor) => d.annotations?.[Annotation.containerdName];
-      // A name given by two inputs of one load ends on the later one, as with two docker loads.
-      const incoming = this.held.filter((d, i) => !nameOf(d) || !this.held.slice(i + 1).some((e) => nameOf(e) === nameOf(d))).map((d) => {
-        const extra = this.opts.annotate?.(d);
-        return extra ? { ...d, annotations: { ...(d.annotations ?? {}), ...extra } } : d;
-      });
-      const newNames = new Set(incoming.map((d) => d.annotations?.[Annotation.containerdName]).filter(Boolean));
-      await this.store.updateIndex((current) => {
-        const kept = current.filter((d) => {
-          const name = d.annotations?.[Annotation.containerdName];
-          if (name) return !newNames.has(name);
-          return !incoming.some((n) => n.digest === d.digest); // an unnamed entry the load now names
+      await this.store.locked(async () => {
+        throwIfCancelled();
+        for (const [digest, temp] of this.ready) {
+          this.store.commitBlob(temp, digest);
+          releaseTemp(temp);
+          this.temps.delete(temp);
+        }
+        this.store.syncBlobDirs(); // the renames are durable before index.json names them
+        const nameOf = (d: Descriptor) => d.annotations?.[Annotation.containerdName];
+        // A name given by two inputs of one load ends on the later one, as with two docker loads.
+        const incoming = this.held.filter((d, i) => !nameOf(d) || !this.held.slice(i + 1).some((e) => nameOf(e) === nameOf(d))).map((d) => {
+          const extra = this.opts.annotate?.(d);
+          return extra ? { ...d, annotations: { ...(d.annotations ?? {}), ...extra } } : d;
         });
-        const unnamedDup = (d: Descriptor) => !d.annotations?.[Annotation.containerdName] && kept.some((k) => k.digest === d.digest);
-        return [...kept, ...incoming.filter((d) => !unnamedDup(d))];
+        const newNames = new Set(incoming.map((d) => d.annotations?.[Annotation.containerdName]).filter(Boolean));
+        this.store.replaceIndex((current) => {
+          const kept = current.filter((d) => {
+            const name = d.annotations?.[Annotation.containerdName];
+            if (name) return !newNames.has(name);
+            return !incoming.some((n) => n.digest === d.digest); // an unnamed entry the load now names
+          });
+          const unnamedDup = (d: Descriptor) => !d.annotations?.[Annotation.containerdName] && kept.some((k) => k.digest === d.digest);
+          return [...kept, ...incoming.filter((d) => !unnamedDup(d))];
+        });
       });
     } finally {
       this.pending.end();
@@ -103,7 +114,8 @@ export class StoreSink implements Sink {
   }
 
   async abort(): Promise<void> {
-    for (const t of this.temps) rmSync(t, { force: true });
+    for (const remove of this.temps.values()) remove();
+    this.temps.clear();
     this.pending.end();
   }
 }

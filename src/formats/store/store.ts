@@ -19,6 +19,7 @@ import { MediaType } from '../../model/media-types.js';
 import type { Descriptor, Index } from '../../model/oci.js';
 import { withLock, pidAlive } from './lock.js';
 import { fsyncPath, writeFileAtomically } from '../../io/atomic.js';
+import { atExit } from '../../io/cancel.js';
 
 export const STORE_SPEC = 'store:';
 
@@ -126,12 +127,18 @@ export class Store {
 
   /** Replaces index.json with `change(current)`, atomically, under the lock. */
   async updateIndex(change: (manifests: Descriptor[]) => Descriptor[]): Promise<Index> {
-    return withLock(this.lockPath, async () => {
-      const index = this.readIndex();
-      const next: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: change(index.manifests) };
-      writeFileAtomically(join(this.root, 'index.json'), JSON.stringify(next));
-      return next;
-    });
+    return withLock(this.lockPath, async () => this.replaceIndex(change));
+  }
+
+  /**
+   * Replaces index.json with `change(current)`, atomically; the caller holds the lock. Synchronous
+   * from the read to the rename, so that a signal cannot come in between.
+   */
+  replaceIndex(change: (manifests: Descriptor[]) => Descriptor[]): Index {
+    const index = this.readIndex();
+    const next: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: change(index.manifests) };
+    writeFileAtomically(join(this.root, 'index.json'), JSON.stringify(next));
+    return next;
   }
 
   locked<T>(work: () => Promise<T>): Promise<T> {
@@ -177,14 +184,20 @@ export class Store {
 
 export class Pending {
   private fd?: number;
+  private forget?: () => void;
   constructor(readonly path: string) {}
   add(digest: string): void {
-    this.fd ??= openSync(this.path, 'a');
+    if (this.fd === undefined) {
+      this.fd = openSync(this.path, 'a');
+      // A load stopped by a signal takes its list along (a killed one leaves it to pendingDigests).
+      this.forget = atExit(() => rmSync(this.path, { force: true }));
+    }
     writeSync(this.fd, `${digest}\n`);
   }
   end(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.forget?.();
     rmSync(this.path, { force: true });
   }
 }
