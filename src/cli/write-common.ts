@@ -139,6 +139,9 @@ export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer
   for (const c of report.platformChoices) {
     if (!ctx.io.quiet) ctx.io.err(`${familiarName(c.name)}: ${out.format === 'hybrid' ? "manifest.json's" : 'the'} image is the ${c.platform} one (${short(c.image)}); use --platform to choose`);
   }
+  for (const w of report.warnings ?? []) {
+    if (!ctx.io.quiet) ctx.io.err(`warning: ${w}`);
+  }
   for (const m of report.changedManifests) {
     if (!ctx.io.quiet) ctx.io.err(`note: manifest ${short(m.from)} is now ${short(m.to)} (${m.reason}): pins like image@${m.from.slice(0, 19)}... no longer match`);
   }

@@ -19,7 +19,8 @@ export interface EntryOptions {
 export interface ByteRange {
   segments: { path: string; start: number; length: number }[];
   length: number;
-  tap?: (chunk: Buffer) => void;
+  /** Sees each chunk before it is passed on; a promise it returns is waited for (backpressure). */
+  tap?: (chunk: Buffer) => void | Promise<void>;
   done?: () => void;
 }
 
@@ -37,7 +38,8 @@ export async function* readRange(range: ByteRange, name = range.segments[0]?.pat
         const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
         if (n === 0) throw invalid('truncated', `input ends ${end - pos} bytes early`, name);
         const chunk = buf.subarray(0, n);
-        range.tap?.(chunk);
+        const tapped = range.tap?.(chunk);
+        if (tapped) await tapped;
         yield chunk;
         pos += n;
       }

@@ -230,3 +230,18 @@ export function assertNoDuplicateNames(plan: Plan): void {
     }
   }
 }
+
+/** An upper bound of what the plan writes: every distinct blob once. */
+export function estimateSize(plan: Plan): number {
+  const seen = new Map<string, number>();
+  for (const r of plan.roots) {
+    const add = (d: string, n: number) => seen.set(d, n);
+    const n = r.node;
+    const images = n.kind === 'manifest' ? [n.image] : n.kind === 'index' ? n.images : [];
+    for (const img of images) {
+      add(img.id, img.config.raw.length);
+      for (const m of img.manifests) for (const l of m.layers) add(l.descriptor.digest, l.descriptor.size);
+    }
+  }
+  return [...seen.values()].reduce((a, b) => a + b, 0) + 1024 * 1024;
+}

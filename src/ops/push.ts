@@ -56,7 +56,7 @@ export async function pushPlan(plan: Plan, target: PushTarget, opts: PushPlanOpt
   const byRepo = groupByRepository(plan.roots.filter((r) => r.node.kind !== 'artifact'), target, opts.onUnnamed);
   await opts.prepare?.([...byRepo.keys()]);
   const session = opts.session ?? new PushSession();
-  const report: PushReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [], pushed: [] };
+  const report: PushReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [], warnings: [], pushed: [] };
   let bytesBefore = 0;
   for (const [repo, roots] of byRepo) {
     const sink = new RegistrySink(repo, { ...opts, session });

@@ -16,7 +16,9 @@ import type { ArchiveSource } from '../formats/source.js';
 import { isStoreSpec, Store, STORE_SPEC } from '../formats/store/store.js';
 import { StoreSink } from '../formats/store/store-sink.js';
 import { copy, type CopyOptions, type CopyReport } from './copy.js';
-import { planImages, type Plan } from './plan.js';
+import { estimateSize, planImages, type Plan } from './plan.js';
+
+export { estimateSize };
 import { pushPlan, pushTargetOf, type PushedRepository } from './push.js';
 import { writeLoadableVolumes } from './loadable-volumes.js';
 import type { PushOptions } from '../formats/registry/registry-sink.js';
@@ -138,21 +140,6 @@ export function transferInfo(out: ResolvedOutput, plan?: Plan): VolumeInfo {
     platform: img.platform ? [img.platform.os, img.platform.architecture, img.platform.variant].filter(Boolean).join('/') : undefined,
   })) : [];
   return { imgpackVersion: VERSION, created: new Date().toISOString(), format: out.format, compression: out.compress, images };
-}
-
-/** An upper bound of what the plan writes: every distinct blob once. */
-export function estimateSize(plan: Plan): number {
-  const seen = new Map<string, number>();
-  for (const r of plan.roots) {
-    const add = (d: string, n: number) => seen.set(d, n);
-    const n = r.node;
-    const images = n.kind === 'manifest' ? [n.image] : n.kind === 'index' ? n.images : [];
-    for (const img of images) {
-      add(img.id, img.config.raw.length);
-      for (const m of img.manifests) for (const l of m.layers) add(l.descriptor.digest, l.descriptor.size);
-    }
-  }
-  return [...seen.values()].reduce((a, b) => a + b, 0) + 1024 * 1024;
 }
 
 export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean; push?: PushOptions }): Promise<CopyReport & { transfer?: TransferManifest; pushed?: PushedRepository[] }> {
