@@ -7,10 +7,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { compressChunk, ContentCheck, type ChunkJob, type CheckSpec } from './codecs.js';
 import { setZstdWasm } from './zstd-encoder.js';
 
+/**
+ * A check is opened by its first `data` (which carries `spec`) and ends with the `data` marked
+ * `end` (a blob of one chunk is one message each way); `slot` -1 is no bytes.
+ */
 export type ToWorker =
-  | { t: 'open'; id: number; spec: CheckSpec }
-  | { t: 'data'; id: number; slot: number; length: number }
-  | { t: 'end'; id: number }
+  | { t: 'data'; id: number; slot: number; length: number; spec?: CheckSpec; end?: boolean }
   | { t: 'chunk'; id: number; job: ChunkJob };
 
 export interface WorkerInit {
@@ -46,22 +48,21 @@ async function drain(): Promise<void> {
 
 async function handle(m: ToWorker): Promise<void> {
   switch (m.t) {
-    case 'open':
-      checks.set(m.id, await ContentCheck.open(m.spec));
-      return;
     case 'data': {
-      const view = new Uint8Array(init.ring, m.slot * init.slotSize, m.length);
+      let check = checks.get(m.id);
+      if (!check && m.spec) checks.set(m.id, (check = await ContentCheck.open(m.spec)));
       try {
-        await checks.get(m.id)?.write(view);
-      } finally {
-        port.postMessage({ t: 'free', slot: m.slot });
+        if (m.slot >= 0) await check?.write(new Uint8Array(init.ring, m.slot * init.slotSize, m.length));
+      } catch (e) {
+        if (m.slot >= 0) port.postMessage({ t: 'free', slot: m.slot });
+        throw e;
       }
-      return;
-    }
-    case 'end': {
-      const check = checks.get(m.id);
+      if (!m.end) {
+        if (m.slot >= 0) port.postMessage({ t: 'free', slot: m.slot });
+        return;
+      }
       checks.delete(m.id);
-      if (check) port.postMessage({ t: 'result', id: m.id, result: await check.end() });
+      port.postMessage({ t: 'result', id: m.id, slot: m.slot, result: await check!.end() });
       return;
     }
     case 'chunk': {

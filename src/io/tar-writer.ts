@@ -21,6 +21,11 @@ export interface ByteRange {
   length: number;
   /** Sees each chunk before it is passed on; a promise it returns is waited for (backpressure). */
   tap?: (chunk: Buffer) => void | Promise<void>;
+  /**
+   * Where to read the next chunk into, for a reader that is done with each chunk before it reads
+   * the next (memory a checking worker reads directly).
+   */
+  buffer?: () => Buffer | Promise<Buffer>;
   done?: () => void;
 }
 
@@ -34,7 +39,7 @@ export async function* readRange(range: ByteRange, name = range.segments[0]?.pat
     const fd = openSync(seg.path, 'r');
     try {
       for (let pos = seg.start, end = seg.start + seg.length; pos < end;) {
-        const buf = reuse ?? Buffer.allocUnsafe(Math.min(COPY_CHUNK, end - pos));
+        const buf = reuse ? (range.buffer ? await range.buffer() : reuse) : Buffer.allocUnsafe(Math.min(COPY_CHUNK, end - pos));
         const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
         if (n === 0) throw invalid('truncated', `input ends ${end - pos} bytes early`, name);
         const chunk = buf.subarray(0, n);
@@ -61,10 +66,12 @@ const MAX_OCTAL_SIZE = 0o77777777777;
 const COPY_CHUNK = 4 << 20;
 
 export class FdSink implements ByteSink {
-  constructor(private readonly fd: number) {}
+  /** `flush` is told of every write (an output written back while it is copied: io/atomic.ts). */
+  constructor(private readonly fd: number, private readonly flush?: { wrote(bytes: number): void }) {}
   write(buf: Buffer): void {
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    this.flush?.wrote(buf.length);
   }
 }
 

@@ -29,6 +29,11 @@ const SLOTS = 4;
 export interface StreamCheck {
   /** The next chunk; the caller may reuse it once the returned promise (if any) settles. */
   write(chunk: Uint8Array): void | Promise<void>;
+  /**
+   * A buffer to read the next chunk into (memory the worker reads directly: no copy), for a
+   * caller that is done with each chunk before it reads the next. Absent on the main thread.
+   */
+  buffer?: () => Buffer | Promise<Buffer>;
   end(): Promise<CheckResult>;
 }
 
@@ -41,11 +46,13 @@ interface Slotted {
   load: number;
   pending: number;
   failed?: Error;
+  /** A Buffer over each slot, for reading into. */
+  views: Buffer[];
 }
 
 type Reply =
   | { t: 'free'; slot: number }
-  | { t: 'result'; id: number; result: CheckResult }
+  | { t: 'result'; id: number; slot: number; result: CheckResult }
   | { t: 'chunk'; id: number; result: ChunkResult }
   | { t: 'error'; id: number; message: string };
 
@@ -76,38 +83,57 @@ export class CodecPool {
     return new CodecPool(CodecPool.cores());
   }
 
-  async check(spec: CheckSpec): Promise<StreamCheck> {
+  /** A check of `length` bytes (the last chunk ends it: the result is on its way then). */
+  async check(spec: CheckSpec, length: number): Promise<StreamCheck> {
     if (this.size === 0) return ContentCheck.open(spec);
     const w = this.pick();
     const id = this.nextId++;
-    w.load += 1;
-    this.hold(w);
-    this.post(w, { t: 'open', id, spec });
-    let bytes = 0;
+    w.load += length + 1;
+    let sent = 0;
+    let first = true;
+    let result: Promise<CheckResult> | undefined;
+    const send = (slot: number, n: number) => {
+      sent += n;
+      const end = sent >= length;
+      const m: ToWorker = { t: 'data', id, slot, length: n, ...(first ? { spec } : {}), ...(end ? { end } : {}) };
+      first = false;
+      if (end) {
+        result = this.request<CheckResult>(w, id, m);
+        result.catch(() => {}).finally(() => { w.load -= length + 1; });
+      } else this.post(w, m);
+    };
+    const acquire = (): number | Promise<number> => {
+      if (w.failed) throw w.failed;
+      const slot = w.free.pop();
+      if (slot !== undefined) return slot;
+      return new Promise<void>((r) => w.waiting.push(r)).then(acquire);
+    };
     return {
+      buffer: () => {
+        const slot = acquire();
+        return typeof slot === 'number' ? w.views[slot] : slot.then((s) => w.views[s]);
+      },
       write: (chunk) => {
+        if (chunk.buffer === w.ring) {
+          send(Math.floor(chunk.byteOffset / SLOT_SIZE), chunk.length); // read into a slot: no copy
+          return;
+        }
         let offset = 0;
         const next = (): void | Promise<void> => {
           while (offset < chunk.length) {
-            if (w.failed) throw w.failed;
-            const slot = w.free.pop();
-            if (slot === undefined) return new Promise<void>((r) => w.waiting.push(r)).then(next);
+            const slot = acquire();
+            if (typeof slot !== 'number') return slot.then((s) => { w.free.push(s); }).then(next);
             const n = Math.min(SLOT_SIZE, chunk.length - offset);
-            new Uint8Array(w.ring, slot * SLOT_SIZE, n).set(chunk.subarray(offset, offset + n));
+            w.views[slot].set(chunk.subarray(offset, offset + n));
             offset += n;
-            bytes += n;
-            w.load += n;
-            this.post(w, { t: 'data', id, slot, length: n });
+            send(slot, n);
           }
         };
         return next();
       },
       end: () => {
-        const done = this.request<CheckResult>(w, id, { t: 'end', id });
-        return done.finally(() => {
-          w.load -= bytes + 1;
-          this.release(w);
-        });
+        if (!result) send(-1, 0); // fewer bytes than announced (none): the check says what it saw
+        return result!;
       },
     };
   }
@@ -126,18 +152,28 @@ export class CodecPool {
     this.workers.length = 0;
   }
 
-  /** The least loaded worker, starting one while there are fewer than `size`. */
+  /**
+   * The least loaded worker (bytes of checks not yet answered), starting one while there are
+   * fewer than `size`; ties go round in turn, so that small blobs, each answered before the next
+   * starts, still spread over every worker.
+   */
   private pick(): Slotted {
     if (this.workers.length < this.size) return this.spawn();
-    return this.workers.reduce((a, b) => (b.load < a.load ? b : a));
+    this.turn = (this.turn + 1) % this.workers.length;
+    let best = this.workers[this.turn];
+    for (const w of this.workers) if (w.load < best.load) best = w;
+    return best;
   }
+
+  private turn = 0;
 
   private spawn(): Slotted {
     const ring = new SharedArrayBuffer(SLOT_SIZE * SLOTS);
     const init: WorkerInit = { ring, slotSize: SLOT_SIZE, zstdWasm: zstdWasmBytes() };
     const worker = startWorker(init);
     worker.unref(); // referenced only while it has work (post)
-    const w: Slotted = { worker, ring, free: Array.from({ length: SLOTS }, (_, i) => i), waiting: [], load: 0, pending: 0 };
+    const views = Array.from({ length: SLOTS }, (_, i) => Buffer.from(ring, i * SLOT_SIZE, SLOT_SIZE));
+    const w: Slotted = { worker, ring, free: Array.from({ length: SLOTS }, (_, i) => i), waiting: [], load: 0, pending: 0, views };
     worker.on('message', (m: Reply) => this.onReply(w, m));
     const fail = (e: Error) => {
       w.failed = e;
@@ -151,10 +187,10 @@ export class CodecPool {
   }
 
   private onReply(w: Slotted, m: Reply): void {
-    if (m.t === 'free') {
+    if (m.t === 'free' || (m.t === 'result' && m.slot >= 0)) {
       w.free.push(m.slot);
       w.waiting.shift()?.();
-      return;
+      if (m.t === 'free') return;
     }
     const r = this.replies.get(m.id);
     if (!r) return;

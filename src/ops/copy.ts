@@ -357,9 +357,10 @@ class CopyEngine {
     const subject = `${source.display}: ${member}`;
     if (size !== undefined && r.file.size !== size) throw invalid('size-mismatch', `blob is ${r.file.size} bytes but its descriptor says ${size}`, subject);
     const algorithm = algorithmOf(digest);
-    const check = await this.pool!.check({ algorithms: [algorithm], content: content?.coding });
+    const check = await this.pool!.check({ algorithms: [algorithm], content: content?.coding }, r.file.size);
     return {
       kind: 'range', segments: source.tree.location(r.file), length: r.file.size,
+      buffer: check.buffer,
       tap: (chunk) => {
         this.streamed += chunk.length;
         this.opts.onProgress?.({ bytes: this.streamed, current: member });

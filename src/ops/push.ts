@@ -46,7 +46,9 @@ export function targetName(name: string, to: string | undefined, rules: PrefixRu
   return formatFull(parseReferenceOrThrow(`${to.replace(/\/+$/, '')}/${ref.path}:${ref.tag ?? 'latest'}`));
 }
 
-export interface PushPlanOptions extends PushOptions, Pick<CopyOptions, 'onProgress'> {
+export interface PushPlanOptions extends PushOptions, Pick<CopyOptions, 'onProgress' | 'zstdLevel'> {
+  /** Layer compression of what is pushed (default: as the source has it). */
+  layers?: CopyOptions['layers'];
   onUnnamed?: () => void;
   /** Runs with the target repositories before anything is sent (a delta checks its base there). */
   prepare?: (repositories: string[]) => Promise<void>;
@@ -60,7 +62,7 @@ export async function pushPlan(plan: Plan, target: PushTarget, opts: PushPlanOpt
   let bytesBefore = 0;
   for (const [repo, roots] of byRepo) {
     const sink = new RegistrySink(repo, { ...opts, session });
-    const r = await copy({ roots }, sink, { layers: 'keep', onProgress: opts.onProgress && ((e) => opts.onProgress!({ ...e, bytes: bytesBefore + e.bytes })) });
+    const r = await copy({ roots }, sink, { layers: opts.layers ?? 'keep', zstdLevel: opts.zstdLevel, onProgress: opts.onProgress && ((e) => opts.onProgress!({ ...e, bytes: bytesBefore + e.bytes })) });
     bytesBefore += r.bytesWritten;
     report.images += r.images;
     report.blobsWritten += sink.pushed.length;
