@@ -113,6 +113,8 @@ class CopyEngine {
    */
   private readonly trailing: Promise<void>[] = [];
   private failure?: unknown;
+  /** What each compressed layer blob written decompressed to (its diffID), as checked. */
+  private readonly contentOf = new Map<string, Promise<string | undefined>>();
 
   constructor(private readonly sink: Sink, private readonly opts: CopyOptions) {}
 
@@ -291,6 +293,13 @@ class CopyEngine {
       }
       const content = from !== 'none' && layer.diffId ? { coding: from, diffId: layer.diffId } : undefined;
       const path = await this.put({ digest: d.digest, size: d.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, () => this.openAt(at, source, d.digest, d.size, content));
+      // The blob may have been written for another image (or source) whose config says another
+      // diffID: what it decompressed to is compared with this image's claim too.
+      const known = content && this.contentOf.get(d.digest);
+      if (content && known) {
+        const subject = `${source.display}: ${at?.member ?? d.digest}`;
+        this.trail(known.then((c) => { if (c !== content.diffId) throw diffIdMismatch(c, content.diffId, subject); }));
+      }
       result = { descriptor, path };
     } else {
       if (!at) throw missingFromDelta(source, d.digest);
@@ -367,11 +376,17 @@ class CopyEngine {
         return check.write(chunk);
       },
       done: () => {
-        const verdict = check.end().then((res) => judge(res, digest, algorithm, content, subject));
-        verdict.catch((e: unknown) => { this.failure ??= e; });
-        this.trailing.push(verdict.catch(() => {}));
+        const result = check.end();
+        if (content) this.contentOf.set(digest, result.then((res) => res.content));
+        this.trail(result.then((res) => judge(res, digest, algorithm, content, subject)));
       },
     };
+  }
+
+  /** A check that finishes beside the copy: settled before commit, its failure stops the copy. */
+  private trail(verdict: Promise<void>): void {
+    verdict.catch((e: unknown) => { this.failure ??= e; });
+    this.trailing.push(verdict.catch(() => {}));
   }
 
   /** The same check as a stream, for recompression. */
@@ -460,9 +475,11 @@ function judge(res: CheckResult, digest: string, algorithm: string, content: Con
   if (actual !== digest) throw invalid('digest-mismatch', `blob content has digest ${actual}, not ${digest}: the input is corrupt`, subject);
   if (!content) return;
   if (res.error) throw invalid('corrupt-compression', `layer cannot be decompressed: ${res.error}`, subject);
-  if (res.content !== content.diffId) {
-    throw invalid('diffid-mismatch', `layer content has digest ${res.content}, but the config's diff_id is ${content.diffId}: docker load would reject it`, subject);
-  }
+  if (res.content !== content.diffId) throw diffIdMismatch(res.content, content.diffId, subject);
+}
+
+function diffIdMismatch(actual: string | undefined, diffId: string, subject: string) {
+  return invalid('diffid-mismatch', `layer content has digest ${actual}, but the config's diff_id is ${diffId}: docker load would reject it`, subject);
 }
 
 function missingFromDelta(source: ArchiveSource, digest: string) {
