@@ -31,5 +31,7 @@ export { pullToLayout, type PullOptions } from './formats/registry/pull.js';
 export { configureRegistries, type RegistrySettings } from './formats/registry/settings.js';
 export { inventoryOfSource, buildInventory, serializeInventory, readExclusion } from './ops/inventory.js';
 export { applyDelta } from './ops/apply.js';
+export { exportImage, flatten, type ExportReport } from './ops/export.js';
+export { exportToDirectory, type ExportDirOptions } from './ops/export-dir.js';
 export { repairVolumes, type RepairResult } from './ops/repair.js';
 export { generateKey, signManifest, checkTrust } from './ops/signing.js';

@@ -5,6 +5,7 @@
  * platform it was asked for); artifacts (attestations, signatures, SBOMs) are kept apart.
  */
 import type { FileTree } from '../io/file-tree.js';
+import { cosignTagSubject, hasOnlyNonTarLayers } from '../model/referrers.js';
 import { blobPath, digestOf, type Digest, algorithmOf } from '../model/digest.js';
 import type { ImageManifest, LayerRecord } from '../model/catalog.js';
 import {
@@ -166,7 +167,8 @@ class Visitor {
     if (cfg.ok) this.checkBytes(configDesc, cfg.raw, 'config');
     const attestation = d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest';
     const unknownPlatform = isUnknownPlatform(ctx.platform) || (cfg.ok && isObject(cfg.json) && cfg.json.os === 'unknown' && cfg.json.architecture === 'unknown');
-    const isImage = !attestation && !unknownPlatform && !json.subject && (
+    const cosign = [...ctx.names, ...ctx.refNames].map(cosignTagSubject).find((c) => c !== undefined);
+    const isImage = !attestation && !unknownPlatform && !json.subject && !cosign && !hasOnlyNonTarLayers(json.layers) && (
       cfg.ok ? isImageConfigJson(cfg.json) : isImageConfigMediaType(configDesc.mediaType));
 
     if (!isImage) {
@@ -175,8 +177,8 @@ class Visitor {
       this.b.addArtifact({
         digest: d.digest, mediaType: json.mediaType ?? d.mediaType, artifactType: json.artifactType ?? d.artifactType ?? (isImageConfigMediaType(configDesc.mediaType) ? undefined : configDesc.mediaType),
         raw, json, platform: ctx.platform, size: d.size,
-        refersTo: json.subject?.digest ?? d.annotations?.['vnd.docker.reference.digest'],
-        kind: attestation ? 'attestation' : json.subject ? 'referrer' : 'artifact',
+        refersTo: json.subject?.digest ?? d.annotations?.['vnd.docker.reference.digest'] ?? cosign?.subject,
+        kind: attestation ? 'attestation' : cosign ? cosign.kind : json.subject ? 'referrer' : 'artifact',
       });
       return;
     }

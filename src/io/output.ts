@@ -4,14 +4,14 @@
  * complete). Nothing appears under the final name until the output is whole; an abort removes the
  * temporary; an interrupt or exit removes it too (io/temp.ts).
  */
-import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, writeFileSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { open, readdir, rename, rmdir, stat, statfs, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Writable, type Transform } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { fromSystemError, ImgpackError, usage } from '../errors.js';
 import { FdSink, StreamSink, TarWriter } from './tar-writer.js';
-import type { FileRange } from '../formats/sinks/sink.js';
+import type { FileRange } from './file-range.js';
 import { VolumeSink, type TransferManifest } from './volumes.js';
 
 export type VolumeInfo = Omit<TransferManifest, 'kind' | 'version' | 'volumes' | 'size' | 'sha256'>;
@@ -299,3 +299,14 @@ export async function checkOutputDir(target: string): Promise<void> {
   }
 }
 
+
+/** `-o DIR/` or an existing directory: the output is a directory (CLI.md), not a file. */
+export function isDirectoryOutput(target: string): boolean {
+  if (target.endsWith('/')) return true;
+  if (target === '-') return false;
+  try {
+    return statSync(target).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -15,14 +15,17 @@ import { registerTemp, siblingTempName } from '../io/temp.js';
 import { publishVolumes, volumeName, type TransferManifest } from '../io/volumes.js';
 import { familiarName } from '../model/reference.js';
 import type { CopyOptions, CopyReport } from './copy.js';
-import type { Plan, PlanRoot } from './plan.js';
-import { estimateSize, transferInfo, writePlan, type ResolvedOutput } from './write.js';
+import { estimateSize, transferInfo, type Plan, type PlanRoot } from './plan.js';
+import type { ResolvedOutput } from './output-spec.js';
+
+/** Writes one volume as an archive on its own (write.ts passes its single-output writer). */
+export type WriteOne = (plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean }) => Promise<CopyReport>;
 
 /** What a volume costs beyond its blobs: tar headers and padding per member, the JSON files. */
 const PER_BLOB = 2048;
 const PER_VOLUME = 64 * 1024;
 
-export async function writeLoadableVolumes(plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean }): Promise<CopyReport & { transfer: TransferManifest }> {
+export async function writeLoadableVolumes(plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean }, writeOne: WriteOne): Promise<CopyReport & { transfer: TransferManifest }> {
   const volumeSize = out.volumeSize!;
   const groups = packIntoVolumes(plan.roots, volumeSize);
   if (opts.spaceCheck !== false) await checkFreeSpace(out.target, groups.reduce((n, g) => n + estimateSize({ roots: g }), 0));
@@ -32,7 +35,7 @@ export async function writeLoadableVolumes(plan: Plan, out: ResolvedOutput, opts
     for (const [i, roots] of groups.entries()) {
       const temp = siblingTempName(volumeName(out.target, i + 1));
       temps.push({ temp, release: registerTemp(temp) });
-      const r = await writePlan({ roots }, { target: temp, format: out.format, compress: out.compress }, { ...opts, spaceCheck: false });
+      const r = await writeOne({ roots }, { target: temp, format: out.format, compress: out.compress }, { ...opts, spaceCheck: false });
       const size = statSync(temp).size;
       if (size > volumeSize) throw invalid('volume-too-small', `volume ${i + 1} came out at ${size} bytes, over the volume size of ${volumeSize}: give a larger --volume-size`, volumeName(out.target, i + 1));
       report.images += r.images;

@@ -11,6 +11,8 @@ import type { Descriptor, Platform } from '../model/oci.js';
 import { formatPlatform, isUnknownPlatform } from '../model/oci.js';
 import { familiarName } from '../model/reference.js';
 import { describeImage, matchImages } from './select.js';
+import type { VolumeInfo } from '../io/output.js';
+import { VERSION } from '../version.js';
 
 export type PlanNode =
   | { kind: 'manifest'; image: ImageRecord; manifest: ImageManifest }
@@ -229,6 +231,16 @@ export function assertNoDuplicateNames(plan: Plan): void {
       seen.set(n, r);
     }
   }
+}
+
+/** What a transfer manifest says of the images inside. */
+export function transferInfo(out: { format: string; compress: string }, plan?: Plan): VolumeInfo {
+  const images = plan ? planImages(plan).map((img) => ({
+    id: img.id,
+    names: [...new Set(plan.roots.filter((r) => (r.node.kind === 'manifest' && r.node.image === img) || (r.node.kind === 'index' && r.node.images.includes(img))).flatMap((r) => r.names))],
+    platform: img.platform ? [img.platform.os, img.platform.architecture, img.platform.variant].filter(Boolean).join('/') : undefined,
+  })) : [];
+  return { imgpackVersion: VERSION, created: new Date().toISOString(), format: out.format, compression: out.compress, images };
 }
 
 /** An upper bound of what the plan writes: every distinct blob once. */

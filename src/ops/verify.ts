@@ -10,7 +10,7 @@ import type { ArchiveSource } from '../formats/source.js';
 import { openSource } from '../formats/source.js';
 import type { BlobRef, Findings, Problem } from '../model/catalog.js';
 import { algorithmOf, type DigestAlgorithm } from '../model/digest.js';
-import { runPool } from './pool.js';
+import { runPool } from '../io/pool.js';
 import { HashPool } from '../io/hash-pool.js';
 import { checkVolumes, findVolumeSet, VolumeError, type VolumeSet } from '../io/volumes.js';
 

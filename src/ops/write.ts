@@ -9,7 +9,6 @@ import { CodecPool } from '../io/workers.js';
 import { DEFAULT_LEVEL, parallelCompressor } from '../io/parallel-compress.js';
 import { checkFreeSpace, checkOutputDir, DirWriter, TarFileWriter, type VolumeInfo } from '../io/output.js';
 import { parseSize, writeFileManifest, type TransferManifest } from '../io/volumes.js';
-import { VERSION } from '../version.js';
 import { DockerArchiveSink } from '../formats/sinks/docker-archive-sink.js';
 import { LayoutSink } from '../formats/sinks/layout-sink.js';
 import type { OutputFormat, Sink } from '../formats/sinks/sink.js';
@@ -17,41 +16,13 @@ import type { ArchiveSource } from '../formats/source.js';
 import { isStoreSpec, Store, STORE_SPEC } from '../formats/store/store.js';
 import { StoreSink } from '../formats/store/store-sink.js';
 import { copy, type CopyOptions, type CopyReport } from './copy.js';
-import { estimateSize, planImages, type Plan } from './plan.js';
+import { estimateSize, transferInfo, type Plan } from './plan.js';
+import { OUTPUT_FORMATS, type OuterCompression, type OutputOptions, type ResolvedOutput } from './output-spec.js';
 
-export { estimateSize };
+export { estimateSize, transferInfo, OUTPUT_FORMATS, type OuterCompression, type OutputOptions, type ResolvedOutput };
 import { pushPlan, pushTargetOf, type PushedRepository } from './push.js';
 import { writeLoadableVolumes } from './loadable-volumes.js';
 import type { PushOptions } from '../formats/registry/registry-sink.js';
-
-export const OUTPUT_FORMATS: OutputFormat[] = ['hybrid', 'docker-archive', 'oci-archive', 'oci-layout'];
-export type OuterCompression = 'none' | 'gzip' | 'zstd';
-
-export interface OutputOptions {
-  format?: string;
-  compress?: string;
-  volumeSize?: string;
-  /** Parity volumes to add to a volume set. */
-  parity?: string;
-  /** Write FILE.imgpack.json beside a single-file output too (signing needs one). */
-  transferManifest?: boolean;
-  /** Volumes that are each a complete archive (docker load takes each alone). */
-  loadableVolumes?: boolean;
-}
-
-export interface ResolvedOutput {
-  target: string;
-  format: OutputFormat | 'registry';
-  compress: OuterCompression;
-  /** Split into FILE.001, FILE.002, ... of at most this many bytes, with FILE.imgpack.json. */
-  volumeSize?: number;
-  /** Parity volumes FILE.p01... (with volumeSize). */
-  parity?: number;
-  /** A single file gets FILE.imgpack.json too. */
-  transferManifest?: boolean;
-  /** Each volume a complete archive of some of the images, not a byte split. */
-  loadable?: boolean;
-}
 
 /** Defaults (CLI.md): hybrid for a file; oci-layout for an existing directory or a path ending in '/'. */
 export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutput {
@@ -137,16 +108,6 @@ export function createSink(out: ResolvedOutput, plan?: Plan, info: VolumeInfo = 
   return { sink, writer };
 }
 
-/** What a transfer manifest says of the images inside. */
-export function transferInfo(out: ResolvedOutput, plan?: Plan): VolumeInfo {
-  const images = plan ? planImages(plan).map((img) => ({
-    id: img.id,
-    names: [...new Set(plan.roots.filter((r) => (r.node.kind === 'manifest' && r.node.image === img) || (r.node.kind === 'index' && r.node.images.includes(img))).flatMap((r) => r.names))],
-    platform: img.platform ? [img.platform.os, img.platform.architecture, img.platform.variant].filter(Boolean).join('/') : undefined,
-  })) : [];
-  return { imgpackVersion: VERSION, created: new Date().toISOString(), format: out.format, compression: out.compress, images };
-}
-
 export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean; push?: PushOptions }): Promise<CopyReport & { transfer?: TransferManifest; pushed?: PushedRepository[] }> {
   if (opts.exclude && (out.format === 'store' || out.format === 'registry')) throw usage('usage', '--exclude-from cuts a delta bundle: write it to a file or a directory, not the store or a registry', out.target);
   const hasImages = plan.roots.some((r) => r.node.kind !== 'artifact');
@@ -156,8 +117,13 @@ export async function writePlan(plan: Plan, out: ResolvedOutput, opts: CopyOptio
   if (out.format === 'registry') return pushPlan(plan, pushTargetOf(out.target), { onProgress: opts.onProgress, ...opts.push });
   if (out.loadable) {
     if (opts.exclude) throw usage('usage', '--exclude-from does not go with --loadable-volumes (a delta is not loadable alone)', out.target);
-    return writeLoadableVolumes(plan, out, opts);
+    return writeLoadableVolumes(plan, out, opts, writeOneOutput);
   }
+  return writeOneOutput(plan, out, opts);
+}
+
+/** One file, directory or the store, written by the copy engine (a volume set counts as one file). */
+async function writeOneOutput(plan: Plan, out: ResolvedOutput, opts: CopyOptions & { spaceCheck?: boolean }): Promise<CopyReport & { transfer?: TransferManifest }> {
   if (out.format === 'oci-layout') await checkOutputDir(out.target);
   const where = out.format === 'store' ? Store.open().root + '/' : resolve(out.target);
   if (opts.spaceCheck !== false) await checkFreeSpace(where, estimateSize(plan));

@@ -32,6 +32,14 @@ describe.skipIf(!available)('export equals umoci unpack', () => {
       expect(spawnSync('tar', ['-xf', tar, '-C', ours]).status).toBe(0);
       const d = spawnSync('diff', ['-r', '--no-dereference', join(bundle, 'rootfs'), ours], { encoding: 'utf8' });
       expect(d.stdout + d.stderr).toBe('');
+      // -o DIR/ (tar-fs): the same tree, and the same types and modes as umoci wrote
+      const unpacked = join(work, `dir-${tag}`);
+      const x = await runCli('export', layout, '--image', tag, '-o', `${unpacked}/`);
+      expect(x.code, x.stderr).toBe(0);
+      const dd = spawnSync('diff', ['-r', '--no-dereference', join(bundle, 'rootfs'), unpacked], { encoding: 'utf8' });
+      expect(dd.stdout + dd.stderr).toBe('');
+      const modes = (p: string) => spawnSync('find', [p, '-mindepth', '1', '-printf', '%P %y %m\n'], { encoding: 'utf8' }).stdout.split('\n').sort();
+      expect(modes(unpacked)).toEqual(modes(join(bundle, 'rootfs')));
     });
   }
 });

@@ -104,6 +104,29 @@ describe('format detection and reading', () => {
     expect(r.indexes[0].manifests.map((m) => m.present)).toEqual([true, false, true]);
   });
 
+  it('a cosign signature under its tag (sha256-<hex>.sig) is an artifact of the image it names, though its config has rootfs', async () => {
+    const img = await buildImage({ names: ['team/app:1'], layers: [{ files: { a: '1' } }] });
+    const payload = Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': 'team/app' }, image: { 'docker-manifest-digest': img.manifest.digest }, type: 'cosign container image signature' }, optional: null }));
+    // cosign's own config for a signature: an image-config shape with empty os and architecture.
+    const sigConfig = Buffer.from(JSON.stringify({ architecture: '', created: '0001-01-01T00:00:00Z', history: [{ created: '0001-01-01T00:00:00Z' }], os: '', rootfs: { type: 'layers', diff_ids: [sha256(payload)] }, config: {} }));
+    const layer = { mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: sha256(payload), size: payload.length, annotations: { 'dev.cosignproject.cosign/signature': 'MEUC' } };
+    const sigManifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: sha256(sigConfig), size: sigConfig.length }, layers: [layer] }));
+    const sigTag = `${img.manifest.digest.replace(':', '-')}.sig`;
+    const index = { schemaVersion: 2, manifests: [
+      { mediaType: MediaType.ociManifest, digest: img.manifest.digest, size: img.manifest.data.length, annotations: { 'org.opencontainers.image.ref.name': 'docker.io/team/app:1' } },
+      { mediaType: MediaType.ociManifest, digest: sha256(sigManifest), size: sigManifest.length, annotations: { 'org.opencontainers.image.ref.name': `docker.io/team/app:${sigTag}` } },
+    ] };
+    const entries = ociEntries([img], { index, extraBlobs: [
+      { digest: sha256(payload), data: payload, mediaType: layer.mediaType },
+      { digest: sha256(sigConfig), data: sigConfig, mediaType: MediaType.ociConfig },
+      { digest: sha256(sigManifest), data: sigManifest, mediaType: MediaType.ociManifest },
+    ] });
+    const r = await inspect(await tarFile(entries));
+    expect(r.problems).toEqual([]);
+    expect(r.images.map((i) => i.id)).toEqual([img.config.digest]);
+    expect(r.artifacts.map((a) => [a.kind, a.refersTo])).toEqual([['signature', img.manifest.digest]]);
+  });
+
   it('follows symlinked duplicate layers inside the archive (docker <= 24, skopeo)', async () => {
     const entries = dockerArchiveEntries([dockerA]);
     const layerPath = (JSON.parse((entries.find((e) => e.name === 'manifest.json') as { data: Buffer }).data.toString())[0].Layers as string[])[1];

@@ -15,7 +15,7 @@ import { algorithmOf, blobPath, digestOf } from '../../model/digest.js';
 import { MediaType } from '../../model/media-types.js';
 import type { Descriptor, Platform } from '../../model/oci.js';
 import { formatFull, parseReferenceOrThrow } from '../../model/reference.js';
-import { runPool } from '../../ops/pool.js';
+import { runPool } from '../../io/pool.js';
 import { MANIFEST_ACCEPT, RegistryClient } from './client.js';
 import { digestStream } from '../../io/hashing.js';
 import type { HttpResponse } from './transport.js';

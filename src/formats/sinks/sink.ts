@@ -6,6 +6,9 @@
 import type { Readable } from 'node:stream';
 import type { DeltaMarker } from '../../model/delta.js';
 import type { Descriptor } from '../../model/oci.js';
+import type { FileRange } from '../../io/file-range.js';
+
+export type { FileRange };
 
 /**
  * A blob's bytes: in memory, a stream, or a byte range of a file on disk (the fast path: copied
@@ -13,21 +16,6 @@ import type { Descriptor } from '../../model/oci.js';
  * throws when what passed was not what was expected).
  */
 export type BlobBytes = Buffer | Readable | AsyncIterable<Uint8Array> | FileRange;
-
-export interface FileRange {
-  kind: 'range';
-  /** The bytes, in order (several segments when the source is a set of volumes). */
-  segments: { path: string; start: number; length: number }[];
-  length: number;
-  /** Sees each chunk before it is passed on (and may copy it: a check in a worker); a promise it returns is waited for. */
-  tap?: (chunk: Buffer) => void | Promise<void>;
-  /**
-   * Where to read the next chunk into, for a reader that is done with each chunk before it reads
-   * the next (memory a checking worker reads directly).
-   */
-  buffer?: () => Buffer | Promise<Buffer>;
-  done?: () => void;
-}
 
 export type OutputFormat = 'hybrid' | 'docker-archive' | 'oci-archive' | 'oci-layout' | 'store';
 
