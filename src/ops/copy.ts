@@ -288,10 +288,12 @@ class CopyEngine {
       const descriptor = synthesized ? { mediaType: layerMediaType('oci', from), digest: d.digest, size: d.size } : d;
       // Load-ready or not written: an uncompressed layer's digest is its diffID; a compressed
       // one is decompressed beside the copy and its content hashed.
-      if (from === 'none' && layer.diffId && layer.diffId !== d.digest) {
+      // (A sha512 blob of an uncompressed layer is hashed with the diffID's sha256 too.)
+      const sameAlgorithm = !layer.diffId || algorithmOf(layer.diffId) === algorithmOf(d.digest);
+      if (from === 'none' && sameAlgorithm && layer.diffId && layer.diffId !== d.digest) {
         throw invalid('diffid-mismatch', `layer is uncompressed, so its digest ${d.digest} must equal the config's diff_id ${layer.diffId}: the input is corrupt`, `${source.display}: ${at?.member ?? d.digest}`);
       }
-      const content = from !== 'none' && layer.diffId ? { coding: from, diffId: layer.diffId } : undefined;
+      const content = layer.diffId && (from !== 'none' || !sameAlgorithm) ? { coding: from, diffId: layer.diffId } : undefined;
       const path = await this.put({ digest: d.digest, size: d.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, () => this.openAt(at, source, d.digest, d.size, content));
       // The blob may have been written for another image (or source) whose config says another
       // diffID: what it decompressed to is compared with this image's claim too.
@@ -366,7 +368,9 @@ class CopyEngine {
     const subject = `${source.display}: ${member}`;
     if (size !== undefined && r.file.size !== size) throw invalid('size-mismatch', `blob is ${r.file.size} bytes but its descriptor says ${size}`, subject);
     const algorithm = algorithmOf(digest);
-    const check = await this.pool!.check({ algorithms: [algorithm], content: content?.coding }, r.file.size);
+    const plainDiffId = content?.coding === 'none' ? algorithmOf(content.diffId) : undefined;
+    const algorithms = plainDiffId && plainDiffId !== algorithm ? [algorithm, plainDiffId] : [algorithm];
+    const check = await this.pool!.check({ algorithms, content: content && content.coding !== 'none' ? content.coding : undefined }, r.file.size);
     return {
       kind: 'range', segments: source.tree.location(r.file), length: r.file.size,
       buffer: check.buffer,
@@ -377,7 +381,7 @@ class CopyEngine {
       },
       done: () => {
         const result = check.end();
-        if (content) this.contentOf.set(digest, result.then((res) => res.content));
+        if (content) this.contentOf.set(digest, result.then((res) => (content.coding === 'none' ? res.stored[algorithmOf(content.diffId)] : res.content)));
         this.trail(result.then((res) => judge(res, digest, algorithm, content, subject)));
       },
     };
@@ -465,7 +469,8 @@ class CopyEngine {
 const COMPRESSION_WORKERS_FROM = 4 << 20;
 
 interface ContentToCheck {
-  coding: 'gzip' | 'zstd';
+  /** 'none': an uncompressed layer whose blob digest uses another algorithm than its diffID. */
+  coding: 'none' | 'gzip' | 'zstd';
   diffId: string;
 }
 
@@ -474,6 +479,11 @@ function judge(res: CheckResult, digest: string, algorithm: string, content: Con
   const actual = res.stored[algorithm];
   if (actual !== digest) throw invalid('digest-mismatch', `blob content has digest ${actual}, not ${digest}: the input is corrupt`, subject);
   if (!content) return;
+  if (content.coding === 'none') {
+    const plain = res.stored[algorithmOf(content.diffId)];
+    if (plain !== content.diffId) throw diffIdMismatch(plain, content.diffId, subject);
+    return;
+  }
   if (res.error) throw invalid('corrupt-compression', `layer cannot be decompressed: ${res.error}`, subject);
   if (res.content !== content.diffId) throw diffIdMismatch(res.content, content.diffId, subject);
 }
