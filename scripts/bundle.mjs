@@ -12,6 +12,7 @@
  */
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +22,27 @@ const root = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({ options: { outfile: { type: 'string' }, plain: { type: 'boolean' } } });
 const outfile = values.outfile ?? `${root}dist/imgpack.cjs`;
 const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+
+// The codec workers' program (src/io/codec-worker.ts) is bundled on its own and carried inside the
+// main program as a string (gzip, base64): the workers evaluate it, so no second file is needed.
+// The zstd encoder's WebAssembly is carried once, by the main program, which hands it to each
+// worker. (Emscripten's glue names its .wasm for the browser: given the bytes, it reads no file.)
+const wasmLoader = { '.wasm': 'empty' };
+const worker = await build({
+  entryPoints: [`${root}src/io/codec-worker.ts`],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  define: { 'import.meta.url': 'undefined' },
+  loader: wasmLoader,
+  legalComments: 'none', // the main program's end carries every licence
+  logLevel: 'warning',
+  write: false,
+});
+const workerSource = gzipSync(worker.outputFiles[0].contents, { level: 9 }).toString('base64');
+const zstdWasm = gzipSync(readFileSync(`${root}node_modules/@foxglove/wasm-zstd/dist/wasm-zstd.wasm`), { level: 9 }).toString('base64');
 
 const result = await build({
   entryPoints: [`${root}src/cli/run.ts`],
@@ -32,9 +54,13 @@ const result = await build({
   minify: true,
   define: {
     IMGPACK_BUNDLE: JSON.stringify(version), // self-copy: "this file is imgpack"
-    // Only self-copy reads import.meta.url, and only when not bundled (CommonJS has no import.meta).
+    // Only self-copy and the worker and WebAssembly loaders read import.meta.url, and only when
+    // not bundled (CommonJS has no import.meta).
     'import.meta.url': 'undefined',
+    IMGPACK_WORKER_SOURCE: JSON.stringify(workerSource),
+    IMGPACK_ZSTD_WASM: JSON.stringify(zstdWasm),
   },
+  loader: wasmLoader,
   legalComments: 'eof',
   logLevel: 'warning',
   metafile: true,

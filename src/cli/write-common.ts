@@ -17,12 +17,14 @@ import { familiarName } from '../model/reference.js';
 import { humanSize, short } from './format.js';
 import { printJson } from './io.js';
 import { collect, type CommandContext } from './context.js';
+import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../io/zstd-encoder.js';
 
 export interface WriteFlags {
   output?: string;
   format?: string;
   compress?: string;
   layers?: LayerPolicy;
+  zstdLevel?: string;
   image: string[];
   platform?: string;
   allPlatforms?: boolean;
@@ -47,9 +49,10 @@ export function addSelectOptions(cmd: Command): Command {
 export function addOutputOptions(cmd: Command, required = true, { compress = true } = {}): Command {
   const o = required ? cmd.requiredOption('-o, --output <path>', 'output file, DIR/ for an OCI layout, store:, docker://REF, docker://REGISTRY[/PREFIX]/, or - for standard output') : cmd.option('-o, --output <path>', 'write here instead of rewriting the source in place');
   o.addOption(new Option('--format <format>', 'output format').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']));
-  if (compress) o.option('--compress <none|gzip>', 'wrap the output (-o x.tar.gz implies gzip)');
+  if (compress) o.option('--compress <none|gzip|zstd>', 'wrap the output (-o x.tar.gz implies gzip, x.tar.zst zstd)');
   return o
-    .addOption(new Option('--layers <policy>', 'layer compression: keep, gzip, uncompressed (default: keep, but zstd becomes gzip for docker-archive and hybrid)').choices(['keep', 'gzip', 'uncompressed', 'auto']).default('auto'))
+    .addOption(new Option('--layers <policy>', 'layer compression: keep, gzip, zstd, uncompressed (default: keep, but zstd becomes gzip for docker-archive and hybrid)').choices(['keep', 'gzip', 'zstd', 'uncompressed', 'auto']).default('auto'))
+    .option('--zstd-level <n>', `zstd level for --layers zstd and --compress zstd, ${ZSTD_MIN_LEVEL}-${ZSTD_MAX_LEVEL} (default: 3)`)
     .option('--json', 'print a JSON report on standard output')
     .option('--no-space-check', 'do not check the free space of the destination first')
     .option('--volume-size <size>', 'split into FILE.001, FILE.002, ... of this size (1G, 3900M, fat32...) with FILE.imgpack.json')
@@ -69,6 +72,13 @@ export function addTransferOptions(cmd: Command): Command {
     .option('--parity <n>', 'with --volume-size: add N parity volumes FILE.p01... that can rebuild any N lost or damaged volumes')
     .option('--loadable-volumes', 'with --volume-size: each volume a complete archive of whole images (docker load -i FILE.002 works alone), not a byte split')
     .option('--sign <key>', 'sign the transfer manifest with this private key (imgpack key generate): FILE.imgpack.json.sig');
+}
+
+export function zstdLevelOf(flags: { zstdLevel?: string }): number | undefined {
+  if (flags.zstdLevel === undefined) return undefined;
+  const n = Number(flags.zstdLevel);
+  if (!Number.isInteger(n) || n < ZSTD_MIN_LEVEL || n > ZSTD_MAX_LEVEL) throw usage('usage', `--zstd-level is a whole number from ${ZSTD_MIN_LEVEL} to ${ZSTD_MAX_LEVEL}`, flags.zstdLevel);
+  return n;
 }
 
 export function platformOf(flags: WriteFlags): Platform | undefined {
@@ -117,7 +127,7 @@ export async function runWrite(ctx: CommandContext, plan: Plan, out: ResolvedOut
   const progress = progressFor(ctx, `writing ${out.target === '-' ? 'to standard output' : out.target}`, estimateSize(plan));
   let report;
   try {
-    report = await writePlan(plan, out, { layers: flags.layers, platform: platformOf(flags), spaceCheck: flags.spaceCheck, exclude, push: pushOptionsOf(flags), onProgress: (e) => progress.update(e.bytes, e.current) });
+    report = await writePlan(plan, out, { layers: flags.layers, zstdLevel: zstdLevelOf(flags), platform: platformOf(flags), spaceCheck: flags.spaceCheck, exclude, push: pushOptionsOf(flags), onProgress: (e) => progress.update(e.bytes, e.current) });
   } finally {
     progress.done();
   }
@@ -138,6 +148,9 @@ function exclusionOf(flags: WriteFlags, out: ResolvedOutput): Exclusion | undefi
 export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer?: TransferManifest; pushed?: PushedRepository[] }, out: ResolvedOutput, extra: Record<string, unknown> = {}): void {
   for (const c of report.platformChoices) {
     if (!ctx.io.quiet) ctx.io.err(`${familiarName(c.name)}: ${out.format === 'hybrid' ? "manifest.json's" : 'the'} image is the ${c.platform} one (${short(c.image)}); use --platform to choose`);
+  }
+  for (const w of report.warnings ?? []) {
+    if (!ctx.io.quiet) ctx.io.err(`warning: ${w}`);
   }
   for (const m of report.changedManifests) {
     if (!ctx.io.quiet) ctx.io.err(`note: manifest ${short(m.from)} is now ${short(m.to)} (${m.reason}): pins like image@${m.from.slice(0, 19)}... no longer match`);

@@ -17,6 +17,7 @@ import { VolumeSink, type TransferManifest } from './volumes.js';
 export type VolumeInfo = Omit<TransferManifest, 'kind' | 'version' | 'volumes' | 'size' | 'sha256'>;
 import { registerTemp, releaseTemp, siblingTempName } from './temp.js';
 import { cancelSignal, throwIfCancelled } from './cancel.js';
+import { BackgroundSyncs, EarlyFlush, fsyncPath } from './atomic.js';
 
 /** The members of an output, written in the order given (which must be deterministic). */
 export interface TreeWriter {
@@ -38,6 +39,7 @@ export class TarFileWriter implements TreeWriter {
   private readonly temp?: string;
   private readonly removeTemp?: () => void;
   private fd?: number;
+  private flush?: EarlyFlush;
   /** The stream stages after the tar (gzip, a file or stdout), when there are any. */
   private readonly streamed?: { head: Writable; done: Promise<void> };
 
@@ -75,13 +77,15 @@ export class TarFileWriter implements TreeWriter {
         this.removeTemp();
         throw fromSystemError(e, target);
       }
+      this.flush = new EarlyFlush(this.fd);
     }
     if (!wrap && this.fd !== undefined) {
       // The fast path: synchronous writes to the file, no stream between a blob and the disk.
-      this.tar = new TarWriter(new FdSink(this.fd));
+      this.tar = new TarWriter(new FdSink(this.fd, this.flush));
       return;
     }
-    const dest: Writable = this.fd !== undefined ? createWriteStream('', { fd: this.fd, autoClose: false, highWaterMark: 4 << 20 }) : process.stdout;
+    const flush = this.flush;
+    const dest: Writable = this.fd !== undefined ? new FlushingFileStream(this.fd, flush!) : process.stdout;
     const compressor = wrap?.();
     const head: Writable = compressor ?? dest;
     const done = compressor ? pipeline(compressor, dest, { end: target !== '-' }) : finished(dest);
@@ -130,7 +134,7 @@ export class TarFileWriter implements TreeWriter {
         return;
       }
       if (this.fd === undefined || !this.temp) return;
-      fsyncSync(this.fd);
+      await this.flush!.finish();
       closeSync(this.fd);
       this.fd = undefined;
       // The commit point: stopped before it, nothing appears; the rename itself cannot be cut.
@@ -148,6 +152,7 @@ export class TarFileWriter implements TreeWriter {
     this.volumes?.sink.abort();
     if (this.streamed && this.streamed.head !== process.stdout) this.streamed.head.destroy();
     await this.streamed?.done.catch(() => {});
+    await this.flush?.settle();
     if (this.fd !== undefined) {
       try { closeSync(this.fd); } catch { /* already closed */ }
       this.fd = undefined;
@@ -161,6 +166,8 @@ export class DirWriter implements TreeWriter {
   private readonly temp: string;
   private readonly removeTemp: () => void;
   private created = new Set<string>();
+  /** Each file is fsynced in the background once written; the directories at commit. */
+  private readonly syncs = new BackgroundSyncs();
 
   constructor(private readonly target: string) {
     this.temp = siblingTempName(target.replace(/\/+$/, ''));
@@ -177,6 +184,7 @@ export class DirWriter implements TreeWriter {
     const p = join(this.temp, name);
     await this.ensureDir(dirname(p));
     writeFileSync(p, data, { flag: 'wx' });
+    await this.syncs.add(p);
   }
 
   async addStream(name: string, size: number, data: AsyncIterable<Uint8Array>): Promise<void> {
@@ -191,6 +199,7 @@ export class DirWriter implements TreeWriter {
       }
     }, out, { signal: cancelSignal });
     if (written !== size) throw usage('size-mismatch', `wrote ${written} bytes, expected ${size}`, name);
+    await this.syncs.add(p);
   }
 
   async addRange(name: string, range: FileRange): Promise<void> {
@@ -203,6 +212,7 @@ export class DirWriter implements TreeWriter {
     } finally {
       closeSync(fd);
     }
+    await this.syncs.add(p);
   }
 
   async addDirectory(name: string): Promise<void> {
@@ -218,6 +228,9 @@ export class DirWriter implements TreeWriter {
   async commit(): Promise<void> {
     await this.ensureDir(this.temp);
     try {
+      // Durable before it appears, as a tar output: the files, then their directories.
+      await this.syncs.finish();
+      for (const d of [...this.created].sort((a, b) => b.length - a.length)) fsyncPath(d);
       // An existing empty directory is replaced; a non-empty one was refused before writing.
       // Synchronous from the check to the rename: a signal comes before (nothing) or after (whole).
       throwIfCancelled();
@@ -228,6 +241,7 @@ export class DirWriter implements TreeWriter {
       }
       renameSync(this.temp, this.target.replace(/\/+$/, ''));
       releaseTemp(this.temp);
+      await syncDir(dirname(resolve(this.target.replace(/\/+$/, ''))));
     } catch (e) {
       this.removeTemp();
       throw fromSystemError(e, this.target);
@@ -235,7 +249,24 @@ export class DirWriter implements TreeWriter {
   }
 
   async abort(): Promise<void> {
+    await this.syncs.finish().catch(() => {});
     this.removeTemp();
+  }
+}
+
+/** A file as a stream (behind a compressor), flushed early as EarlyFlush says. */
+class FlushingFileStream extends Writable {
+  constructor(private readonly fd: number, private readonly flush: EarlyFlush) {
+    super({ highWaterMark: 4 << 20 });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    try {
+      new FdSink(this.fd, this.flush).write(chunk);
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
   }
 }
 

@@ -20,7 +20,13 @@ export interface EntryOptions {
 export interface ByteRange {
   segments: { path: string; start: number; length: number }[];
   length: number;
-  tap?: (chunk: Buffer) => void;
+  /** Sees each chunk before it is passed on; a promise it returns is waited for (backpressure). */
+  tap?: (chunk: Buffer) => void | Promise<void>;
+  /**
+   * Where to read the next chunk into, for a reader that is done with each chunk before it reads
+   * the next (memory a checking worker reads directly).
+   */
+  buffer?: () => Buffer | Promise<Buffer>;
   done?: () => void;
 }
 
@@ -35,11 +41,12 @@ export async function* readRange(range: ByteRange, name = range.segments[0]?.pat
     try {
       for (let pos = seg.start, end = seg.start + seg.length; pos < end;) {
         await checkpoint(); // the reads and writes are synchronous: signals come in here
-        const buf = reuse ?? Buffer.allocUnsafe(Math.min(COPY_CHUNK, end - pos));
+        const buf = reuse ? (range.buffer ? await range.buffer() : reuse) : Buffer.allocUnsafe(Math.min(COPY_CHUNK, end - pos));
         const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
         if (n === 0) throw invalid('truncated', `input ends ${end - pos} bytes early`, name);
         const chunk = buf.subarray(0, n);
-        range.tap?.(chunk);
+        const tapped = range.tap?.(chunk);
+        if (tapped) await tapped;
         yield chunk;
         pos += n;
       }
@@ -61,10 +68,12 @@ const MAX_OCTAL_SIZE = 0o77777777777;
 const COPY_CHUNK = 4 << 20;
 
 export class FdSink implements ByteSink {
-  constructor(private readonly fd: number) {}
+  /** `flush` is told of every write (an output written back while it is copied: io/atomic.ts). */
+  constructor(private readonly fd: number, private readonly flush?: { wrote(bytes: number): void }) {}
   write(buf: Buffer): void {
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    this.flush?.wrote(buf.length);
   }
 }
 

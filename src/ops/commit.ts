@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { join, posix, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { CodecPool } from '../io/workers.js';
+import { DEFAULT_LEVEL, parallelCompressor } from '../io/parallel-compress.js';
 import { extract, pack, type Header } from 'tar-stream';
 import { usage } from '../errors.js';
 import { decompress, sniffCompression, MAGIC_LENGTH } from '../io/compression.js';
@@ -28,7 +29,9 @@ export interface CommitOptions {
   changes: string[];
   author?: string;
   message?: string;
-  compress: 'gzip' | 'none';
+  compress: 'gzip' | 'zstd' | 'none';
+  /** For compress: 'zstd' (default 3). */
+  zstdLevel?: number;
   sourceDateEpoch?: number;
   preserveOwner?: boolean;
   layerPerAdd?: boolean;
@@ -137,10 +140,18 @@ export async function buildLayer(adds: { src: string; dest: string }[], removes:
     const { size } = lstatSync(raw);
     return { path: raw, digest: diffId, size, diffId, mediaType: MediaType.ociLayer };
   }
-  const gz = `${raw}.gz`;
+  const codec = opts.compress;
+  const gz = `${raw}.${codec === 'gzip' ? 'gz' : 'zst'}`;
   const h = createHash('sha256');
-  await pipeline(createReadStream(raw), createGzip({ level: 6 }), new Transform({ transform(c, _e, cb) { h.update(c); cb(null, c); } }), createWriteStream(gz), { signal: cancelSignal });
-  return { path: gz, digest: `sha256:${h.digest('hex')}`, size: lstatSync(gz).size, diffId, mediaType: MediaType.ociLayerGzip };
+  const size = lstatSync(raw).size;
+  const pool = size >= 4 << 20 ? CodecPool.forCompression() : CodecPool.inline();
+  try {
+    const compressor = parallelCompressor({ codec, level: codec === 'zstd' ? opts.zstdLevel ?? DEFAULT_LEVEL.zstd : DEFAULT_LEVEL.gzip, pool });
+    await pipeline(createReadStream(raw), compressor, new Transform({ transform(c, _e, cb) { h.update(c); cb(null, c); } }), createWriteStream(gz), { signal: cancelSignal });
+  } finally {
+    await pool.close();
+  }
+  return { path: gz, digest: `sha256:${h.digest('hex')}`, size: lstatSync(gz).size, diffId, mediaType: codec === 'gzip' ? MediaType.ociLayerGzip : MediaType.ociLayerZstd };
 }
 
 /** The new config: the base's, with the layer appended, changes applied and history recorded. */

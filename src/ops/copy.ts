@@ -8,7 +8,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { createGzip } from 'node:zlib';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromSystemError, invalid, sizeMismatch } from '../errors.js';
@@ -16,6 +15,9 @@ import { decompress, MAGIC_LENGTH, sniffCompression, type Compression } from '..
 import { registerTemp, spoolDir } from '../io/temp.js';
 import { cancelSignal } from '../io/cancel.js';
 import { VerifyingStream } from '../io/verifying-stream.js';
+import { CodecPool } from '../io/workers.js';
+import { DEFAULT_LEVEL, parallelCompressor } from '../io/parallel-compress.js';
+import type { CheckResult } from '../io/codecs.js';
 import type { ArchiveSource } from '../formats/source.js';
 import type { DockerEntry, FileRange, Sink } from '../formats/sinks/sink.js';
 import type { ArtifactRecord, ImageManifest, ImageRecord, IndexRecord, LayerRecord } from '../model/catalog.js';
@@ -24,12 +26,19 @@ import type { DeltaMarker, Exclusion, OmittedBlob } from '../model/delta.js';
 import { Annotation, type Descriptor, type Manifest, type Platform } from '../model/oci.js';
 import { layerMediaType, MediaType, type LayerCompression } from '../model/media-types.js';
 import { familiarName } from '../model/reference.js';
-import { dockerImageOf, type Plan, type PlanNode, type PlanRoot } from './plan.js';
+import { dockerImageOf, estimateSize, type Plan, type PlanNode, type PlanRoot } from './plan.js';
 
-export type LayerPolicy = 'auto' | 'keep' | 'gzip' | 'uncompressed';
+export type LayerPolicy = 'auto' | 'keep' | 'gzip' | 'zstd' | 'uncompressed';
 
 export interface CopyOptions {
   layers?: LayerPolicy;
+  /** zstd level of layers written as zstd (1-19; default 3, as `zstd` itself). */
+  zstdLevel?: number;
+  /**
+   * The codec workers to check and compress with (shared with an outer compressor); by default
+   * the copy starts its own when the plan is big enough to be worth it.
+   */
+  pool?: CodecPool;
   platform?: Platform;
   onProgress?: (e: CopyProgress) => void;
   /** Cut a delta: leave out the blobs an inventory lists, and mark the output as a delta. */
@@ -61,6 +70,8 @@ export interface CopyReport {
   /** A delta: the blobs left out because the inventory lists them, and their bytes. */
   blobsOmitted?: number;
   bytesOmitted?: number;
+  /** What the output's readers should know (each said once), e.g. zstd layers docker 20.10 cannot read. */
+  warnings: string[];
 }
 
 interface EmittedImage {
@@ -84,7 +95,7 @@ export async function copy(plan: Plan, sink: Sink, opts: CopyOptions = {}): Prom
 }
 
 class CopyEngine {
-  private readonly report: CopyReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [] };
+  private readonly report: CopyReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [], warnings: [] };
   private readonly written = new Set<string>();
   private readonly images = new Map<string, EmittedImage>();
   private readonly manifests = new Map<string, Descriptor>();
@@ -93,14 +104,33 @@ class CopyEngine {
   private readonly omitted = new Map<string, OmittedBlob>();
   /** Bytes that went through openVerified, for progress. */
   private streamed = 0;
+  private pool?: CodecPool;
+  private ownPool = false;
+  private planned = 0;
+  /**
+   * Checks of blobs already copied, finishing in the codec workers while the copy goes on: every
+   * one is settled before the sink commits (nothing a sink writes is visible before), and the
+   * first failure stops the copy at the next blob.
+   */
+  private readonly trailing: Promise<void>[] = [];
+  private failure?: unknown;
+  /** What each compressed layer blob written decompressed to (its diffID), as checked. */
+  private readonly contentOf = new Map<string, Promise<string | undefined>>();
 
   constructor(private readonly sink: Sink, private readonly opts: CopyOptions) {}
 
   cleanup(): void {
     for (const t of this.temps) t();
+    if (this.ownPool) void this.pool?.close();
   }
 
   async run(plan: Plan): Promise<CopyReport> {
+    this.planned = estimateSize(plan);
+    this.pool = this.opts.pool;
+    if (!this.pool) {
+      this.pool = CodecPool.forWork(this.planned);
+      this.ownPool = true;
+    }
     const index: Descriptor[] = [];
     const docker: DockerEntry[] = [];
     const dockerByImage = new Map<string, DockerEntry>();
@@ -131,6 +161,8 @@ class CopyEngine {
     this.report.images = new Set([...this.images.keys()]).size;
     const ex = this.opts.exclude;
     const delta: DeltaMarker | undefined = ex ? { kind: 'imgpack-delta', version: 1, inventory: ex.inventory, match: ex.match, omitted: [...this.omitted.values()] } : undefined;
+    await Promise.all(this.trailing);
+    if (this.failure) throw this.failure;
     await this.sink.commit({ index, docker, delta });
     return this.report;
   }
@@ -251,10 +283,26 @@ class CopyEngine {
       return cached;
     }
     const family = d.mediaType.includes('docker') && !synthesized ? 'docker' : 'oci';
+    if (to === 'zstd' && (this.sink.format === 'docker-archive' || this.sink.format === 'hybrid')) this.warnZstd();
     let result: { descriptor: Descriptor; path: string };
     if (to === from) {
       const descriptor = synthesized ? { mediaType: layerMediaType('oci', from), digest: d.digest, size: d.size } : d;
-      const path = await this.put({ digest: d.digest, size: d.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, () => this.openAt(at, source, d.digest, d.size));
+      // Load-ready or not written: an uncompressed layer's digest is its diffID; a compressed
+      // one is decompressed beside the copy and its content hashed.
+      // (A sha512 blob of an uncompressed layer is hashed with the diffID's sha256 too.)
+      const sameAlgorithm = !layer.diffId || algorithmOf(layer.diffId) === algorithmOf(d.digest);
+      if (from === 'none' && sameAlgorithm && layer.diffId && layer.diffId !== d.digest) {
+        throw invalid('diffid-mismatch', `layer is uncompressed, so its digest ${d.digest} must equal the config's diff_id ${layer.diffId}: the input is corrupt`, `${source.display}: ${at?.member ?? d.digest}`);
+      }
+      const content = layer.diffId && (from !== 'none' || !sameAlgorithm) ? { coding: from, diffId: layer.diffId } : undefined;
+      const path = await this.put({ digest: d.digest, size: d.size, mediaType: descriptor.mediaType, role: 'layer', chainId, parentChainId: parent }, () => this.openAt(at, source, d.digest, d.size, content));
+      // The blob may have been written for another image (or source) whose config says another
+      // diffID: what it decompressed to is compared with this image's claim too.
+      const known = content && this.contentOf.get(d.digest);
+      if (content && known) {
+        const subject = `${source.display}: ${at?.member ?? d.digest}`;
+        this.trail(known.then((c) => { if (c !== content.diffId) throw diffIdMismatch(c, content.diffId, subject); }));
+      }
       result = { descriptor, path };
     } else {
       if (!at) throw missingFromDelta(source, d.digest);
@@ -286,9 +334,14 @@ class CopyEngine {
     return undefined;
   }
 
-  private openAt(at: { source: ArchiveSource; member: string } | undefined, source: ArchiveSource, digest: string, size: number): Promise<FileRange> {
+  private openAt(at: { source: ArchiveSource; member: string } | undefined, source: ArchiveSource, digest: string, size: number, content?: ContentToCheck): Promise<FileRange> {
     if (!at) throw missingFromDelta(source, digest);
-    return this.openVerified(at.source, digest, size, at.member);
+    return this.openVerified(at.source, digest, size, at.member, content);
+  }
+
+  private warnZstd(): void {
+    const w = `zstd layers in a ${this.sink.format}: docker 20.10 cannot load it ("invalid tar header"); docker 23 and later, containerd, podman and skopeo can (--layers gzip for every reader)`;
+    if (!this.report.warnings.includes(w)) this.report.warnings.push(w);
   }
 
   private async compressionOf(source: ArchiveSource, member: string): Promise<LayerCompression> {
@@ -305,25 +358,40 @@ class CopyEngine {
     return c;
   }
 
-  /** The blob's bytes as a file range whose digest and size are checked as they pass. */
-  private async openVerified(source: ArchiveSource, digest: string, size: number | undefined, member = source.memberOf(digest)): Promise<FileRange> {
+  /**
+   * The blob's bytes as a file range whose digest and size (and, for a compressed layer, its
+   * content's diffID) are checked as they pass, in a codec worker beside the copy.
+   */
+  private async openVerified(source: ArchiveSource, digest: string, size: number | undefined, member = source.memberOf(digest), content?: ContentToCheck): Promise<FileRange> {
+    if (this.failure) throw this.failure;
     const r = await source.tree.resolve(member);
     if (!r.ok) throw invalid('missing-blob', `${member}: ${r.message}`, source.display);
     const subject = `${source.display}: ${member}`;
     if (size !== undefined && r.file.size !== size) throw invalid('size-mismatch', sizeMismatch('blob', r.file.size, size), subject);
-    const hash = createHash(algorithmOf(digest));
+    const algorithm = algorithmOf(digest);
+    const plainDiffId = content?.coding === 'none' ? algorithmOf(content.diffId) : undefined;
+    const algorithms = plainDiffId && plainDiffId !== algorithm ? [algorithm, plainDiffId] : [algorithm];
+    const check = await this.pool!.check({ algorithms, content: content && content.coding !== 'none' ? content.coding : undefined }, r.file.size);
     return {
       kind: 'range', segments: source.tree.location(r.file), length: r.file.size,
+      buffer: check.buffer,
       tap: (chunk) => {
-        hash.update(chunk);
         this.streamed += chunk.length;
         this.opts.onProgress?.({ bytes: this.streamed, current: member });
+        return check.write(chunk);
       },
       done: () => {
-        const actual = `${algorithmOf(digest)}:${hash.digest('hex')}`;
-        if (actual !== digest) throw invalid('digest-mismatch', `blob content has digest ${actual}, not ${digest}: the input is corrupt`, subject);
+        const result = check.end();
+        if (content) this.contentOf.set(digest, result.then((res) => (content.coding === 'none' ? res.stored[algorithmOf(content.diffId)] : res.content)));
+        this.trail(result.then((res) => judge(res, digest, algorithm, content, subject)));
       },
     };
+  }
+
+  /** A check that finishes beside the copy: settled before commit, its failure stops the copy. */
+  private trail(verdict: Promise<void>): void {
+    verdict.catch((e: unknown) => { this.failure ??= e; });
+    this.trailing.push(verdict.catch(() => {}));
   }
 
   /** The same check as a stream, for recompression. */
@@ -343,10 +411,10 @@ class CopyEngine {
     const contentHash = createHash('sha256');
     const outHash = createHash('sha256');
     let size = 0;
-    const tapContent = new Transform({ transform(c, _e, cb) { contentHash.update(c); cb(null, c); } });
+    // Uncompressed, the content is the stored bytes, whose digest the verifying stream checks.
+    const tapContent = from === 'none' ? new PassThrough() : new Transform({ transform(c, _e, cb) { contentHash.update(c); cb(null, c); } });
     const tapOut = new Transform({ transform(c: Buffer, _e, cb) { outHash.update(c); size += c.length; cb(null, c); } });
-    const compressor = to === 'gzip' ? createGzip({ level: 6 }) : new PassThrough();
-    if (to === 'zstd') throw invalid('unsupported', 'writing zstd layers is not supported; use --layers keep or gzip', member);
+    const compressor = to === 'none' ? new PassThrough() : parallelCompressor({ codec: to, level: to === 'zstd' ? this.opts.zstdLevel ?? DEFAULT_LEVEL.zstd : DEFAULT_LEVEL.gzip, pool: this.compressionPool() });
     await pipeline(
       await this.verifiedStream(source, d.digest, d.size, member),
       (input: AsyncIterable<Buffer>) => decompress(Readable.from(input), from, `${source.display}: ${member}`),
@@ -356,14 +424,25 @@ class CopyEngine {
       createWriteStream(path),
       { signal: cancelSignal },
     );
-    const content = `sha256:${contentHash.digest('hex')}`;
+    const content = from === 'none' ? d.digest : `sha256:${contentHash.digest('hex')}`;
     if (diffId && content !== diffId) {
       throw invalid('diffid-mismatch', `layer content has digest ${content}, but the config's diff_id is ${diffId}: the input is corrupt`, `${source.display}: ${member}`);
     }
     return { path, digest: `sha256:${outHash.digest('hex')}`, size };
   }
 
+  /** Compression is worth workers from a few MiB on (checks alone only from more). */
+  private compressionPool(): CodecPool {
+    if (this.pool!.size > 0) return this.pool!;
+    if (this.ownPool && this.planned >= COMPRESSION_WORKERS_FROM) {
+      void this.pool!.close();
+      this.pool = CodecPool.forCompression();
+    }
+    return this.pool!;
+  }
+
   private async put(info: Parameters<Sink['putBlob']>[0], open: Parameters<Sink['putBlob']>[1]): Promise<string> {
+    if (this.failure) throw this.failure;
     const ex = this.opts.exclude;
     // Only layers and artifact blobs are left out: manifests and configs are small, and they are
     // what lets the receiver check everything else.
@@ -389,6 +468,32 @@ class CopyEngine {
   }
 }
 
+const COMPRESSION_WORKERS_FROM = 4 << 20;
+
+interface ContentToCheck {
+  /** 'none': an uncompressed layer whose blob digest uses another algorithm than its diffID. */
+  coding: 'none' | 'gzip' | 'zstd';
+  diffId: string;
+}
+
+/** Throws when what passed is not what the digest, and for a compressed layer the diffID, say. */
+function judge(res: CheckResult, digest: string, algorithm: string, content: ContentToCheck | undefined, subject: string): void {
+  const actual = res.stored[algorithm];
+  if (actual !== digest) throw invalid('digest-mismatch', `blob content has digest ${actual}, not ${digest}: the input is corrupt`, subject);
+  if (!content) return;
+  if (content.coding === 'none') {
+    const plain = res.stored[algorithmOf(content.diffId)];
+    if (plain !== content.diffId) throw diffIdMismatch(plain, content.diffId, subject);
+    return;
+  }
+  if (res.error) throw invalid('corrupt-compression', `layer cannot be decompressed: ${res.error}`, subject);
+  if (res.content !== content.diffId) throw diffIdMismatch(res.content, content.diffId, subject);
+}
+
+function diffIdMismatch(actual: string | undefined, diffId: string, subject: string) {
+  return invalid('diffid-mismatch', `layer content has digest ${actual}, but the config's diff_id is ${diffId}: docker load would reject it`, subject);
+}
+
 function missingFromDelta(source: ArchiveSource, digest: string) {
   const inv = source.catalog.delta?.inventory ?? '';
   return invalid('delta-missing-blob', `blob ${digest} was left out of this delta (cut against inventory ${inv.slice(0, 19)}...) and no base provides it`, source.display);
@@ -402,6 +507,7 @@ function compressionOfMediaType(mediaType: string): LayerCompression {
 export function targetCompression(policy: LayerPolicy, from: LayerCompression, format: Sink['format']): LayerCompression {
   if (policy === 'keep') return from;
   if (policy === 'gzip') return 'gzip';
+  if (policy === 'zstd') return 'zstd';
   if (policy === 'uncompressed') return 'none';
   return from === 'zstd' && (format === 'docker-archive' || format === 'hybrid') ? 'gzip' : from;
 }

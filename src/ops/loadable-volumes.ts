@@ -31,7 +31,7 @@ export async function writeLoadableVolumes(plan: Plan, out: ResolvedOutput, opts
   const groups = packIntoVolumes(plan.roots, volumeSize);
   if (opts.spaceCheck !== false) await checkFreeSpace(out.target, groups.reduce((n, g) => n + estimateSize({ roots: g }), 0));
   const temps: { temp: string; release: () => void }[] = [];
-  const report: CopyReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [] };
+  const report: CopyReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [], warnings: [] };
   try {
     for (const [i, roots] of groups.entries()) {
       const temp = siblingTempName(volumeName(out.target, i + 1));

@@ -46,7 +46,9 @@ export function targetName(name: string, to: string | undefined, rules: PrefixRu
   return formatFull(parseReferenceOrThrow(`${to.replace(/\/+$/, '')}/${ref.path}:${ref.tag ?? 'latest'}`));
 }
 
-export interface PushPlanOptions extends PushOptions, Pick<CopyOptions, 'onProgress'> {
+export interface PushPlanOptions extends PushOptions, Pick<CopyOptions, 'onProgress' | 'zstdLevel'> {
+  /** Layer compression of what is pushed (default: as the source has it). */
+  layers?: CopyOptions['layers'];
   onUnnamed?: () => void;
   /** Runs with the target repositories before anything is sent (a delta checks its base there). */
   prepare?: (repositories: string[]) => Promise<void>;
@@ -56,13 +58,13 @@ export async function pushPlan(plan: Plan, target: PushTarget, opts: PushPlanOpt
   const byRepo = groupByRepository(plan.roots.filter((r) => r.node.kind !== 'artifact'), target, opts.onUnnamed);
   await opts.prepare?.([...byRepo.keys()]);
   const session = opts.session ?? new PushSession();
-  const report: PushReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [], pushed: [] };
+  const report: PushReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [], warnings: [], pushed: [] };
   let bytesBefore = 0;
   const sinks: RegistrySink[] = [];
   for (const [repo, roots] of byRepo) {
     const sink = new RegistrySink(repo, { ...opts, session, holdTags: true });
     sinks.push(sink);
-    const r = await copy({ roots }, sink, { layers: 'keep', onProgress: opts.onProgress && ((e) => opts.onProgress!({ ...e, bytes: bytesBefore + e.bytes })) });
+    const r = await copy({ roots }, sink, { layers: opts.layers ?? 'keep', zstdLevel: opts.zstdLevel, onProgress: opts.onProgress && ((e) => opts.onProgress!({ ...e, bytes: bytesBefore + e.bytes })) });
     bytesBefore += r.bytesWritten;
     report.images += r.images;
     report.blobsWritten += sink.pushed.length;

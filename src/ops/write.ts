@@ -4,8 +4,9 @@
  */
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createGzip } from 'node:zlib';
 import { invalid, usage } from '../errors.js';
+import { CodecPool } from '../io/workers.js';
+import { DEFAULT_LEVEL, parallelCompressor } from '../io/parallel-compress.js';
 import { checkFreeSpace, checkOutputDir, DirWriter, TarFileWriter, type VolumeInfo } from '../io/output.js';
 import { parseSize, writeFileManifest, type TransferManifest } from '../io/volumes.js';
 import { DockerArchiveSink } from '../formats/sinks/docker-archive-sink.js';
@@ -50,8 +51,7 @@ export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutp
   if (format !== 'oci-layout' && isDir) throw usage('bad-output', `${format} is a file, but the output is a directory`, target);
   const implied = /\.(tar\.gz|tgz)$/.test(target) ? 'gzip' : /\.tar\.zst$/.test(target) ? 'zstd' : 'none';
   const compress = (opts.compress ?? implied) as OuterCompression;
-  if (!['none', 'gzip', 'zstd'].includes(compress)) throw usage('bad-compress', `unknown compression "${opts.compress}" (none, gzip)`, opts.compress);
-  if (compress === 'zstd') throw usage('unsupported', 'zstd output is not supported: no pure-JavaScript zstd encoder is bundled; use --compress gzip or none', target);
+  if (!['none', 'gzip', 'zstd'].includes(compress)) throw usage('bad-compress', `unknown compression "${opts.compress}" (none, gzip, zstd)`, opts.compress);
   if (compress !== 'none' && format === 'oci-layout') throw usage('bad-compress', 'a directory cannot be compressed', target);
   if (opts.parity !== undefined && opts.volumeSize === undefined) throw usage('usage', '--parity adds parity volumes to a volume set: give --volume-size too', opts.parity);
   if (opts.loadableVolumes && opts.volumeSize === undefined) throw usage('usage', '--loadable-volumes needs --volume-size', target);
@@ -92,11 +92,16 @@ export function refuseOverwritingInput(target: string, sources: ArchiveSource[])
   }
 }
 
-export function createSink(out: ResolvedOutput, plan?: Plan, info: VolumeInfo = transferInfo(out, plan)): { sink: Sink; writer?: TarFileWriter } {
+/**
+ * The sink of an output. An outer gzip or zstd is compressed by `codec.pool`'s workers (the copy's
+ * own, by default: one started here for that alone), at `codec.zstdLevel` for zstd.
+ */
+export function createSink(out: ResolvedOutput, plan?: Plan, info: VolumeInfo = transferInfo(out, plan), codec: { pool?: CodecPool; zstdLevel?: number } = {}): { sink: Sink; writer?: TarFileWriter } {
   if (out.format === 'registry') throw new Error('a registry output is written by pushPlan');
   if (out.format === 'store') return { sink: new StoreSink(Store.open()) };
   if (out.format === 'oci-layout') return { sink: new LayoutSink('oci-layout', new DirWriter(out.target)) };
-  const wrap = out.compress === 'gzip' ? () => createGzip({ level: 6 }) : undefined;
+  const outer = out.compress;
+  const wrap = outer === 'none' ? undefined : () => parallelCompressor({ codec: outer, level: outer === 'zstd' ? codec.zstdLevel ?? DEFAULT_LEVEL.zstd : DEFAULT_LEVEL.gzip, pool: codec.pool ?? CodecPool.inline() });
   const volumes = out.volumeSize ? { size: out.volumeSize, parity: out.parity ?? 0, info } : undefined;
   const writer = new TarFileWriter(out.target, wrap, volumes);
   const sink = out.format === 'docker-archive' ? new DockerArchiveSink(writer) : new LayoutSink(out.format, writer);
@@ -131,9 +136,16 @@ async function writeOneOutput(plan: Plan, out: ResolvedOutput, opts: CopyOptions
     (b.omitted ? info.delta!.omitted : info.blobs!).push({ digest: b.digest, size: b.size });
     opts.onBlob?.(b);
   };
-  const { sink, writer } = createSink(out, plan, info);
-  const report = await copy(plan, sink, { ...opts, onBlob });
-  if (writer?.transferManifest) return { ...report, transfer: writer.transferManifest };
-  if (out.transferManifest) return { ...report, transfer: writeFileManifest(out.target, info) };
-  return report;
+  // One set of codec workers for the copy's checks, its layer compression and the outer wrapper.
+  const size = estimateSize(plan);
+  const pool = opts.pool ?? (out.compress !== 'none' && size >= 4 << 20 ? CodecPool.forCompression() : CodecPool.forWork(size));
+  try {
+    const { sink, writer } = createSink(out, plan, info, { pool, zstdLevel: opts.zstdLevel });
+    const report = await copy(plan, sink, { ...opts, onBlob, pool });
+    if (writer?.transferManifest) return { ...report, transfer: writer.transferManifest };
+    if (out.transferManifest) return { ...report, transfer: writeFileManifest(out.target, info) };
+    return report;
+  } finally {
+    if (!opts.pool) await pool.close();
+  }
 }

@@ -121,4 +121,30 @@ describe.skipIf(!available)('real consumers load what imgpack writes', () => {
     expect((await runCli('retag', file, '--replace-prefix', 'docker.io/imgpack/=registry.local:5000/imgpack/', '--replace-prefix', 'docker.io/library/=registry.local:5000/library/')).code).toBe(0);
     await expectLoadable(file);
   });
+
+  // Issue 16: zstd layers. docker 20.10 cannot read them ("invalid tar header"), and imgpack warns
+  // once when it writes them into a hybrid or docker-archive; umoci 0.4.7 skips zstd layers.
+  // Every other consumer loads them, and the image IDs (configs, so diffIDs) are unchanged.
+  it('--layers zstd: docker 26 (both stores), podman and skopeo load it, diffIDs unchanged', async () => {
+    // podman 4.3 loads an OCI archive of one image only.
+    for (const [format, ext, src] of [['hybrid', '.tar', F('docker-legacy/multi.tar')], ['oci-archive', '.tar', F('docker-legacy/app.tar')]]) {
+      const before = (await runCli('inspect', src, '--json')).json().images;
+      const out = join(work, `${n++}-zstd-${format}${ext}`);
+      const r = await runCli('convert', src, '--format', format, '-o', out, '--layers', 'zstd');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr.includes('docker 20.10 cannot load it')).toBe(format === 'hybrid');
+      const after = (await runCli('inspect', out, '--json')).json().images;
+      expect(after.map((i: { id: string }) => i.id)).toEqual(before.map((i: { id: string }) => i.id));
+      expect(after.flatMap((i: { layers: { diffId: string }[] }) => i.layers.map((l) => l.diffId))).toEqual(before.flatMap((i: { layers: { diffId: string }[] }) => i.layers.map((l) => l.diffId)));
+      expect(after.flatMap((i: { layers: { mediaType: string }[] }) => i.layers.map((l) => l.mediaType)).every((m: string) => m.endsWith('+zstd'))).toBe(true);
+      const result = accepts(out, false);
+      const verdict = (c: string) => result.consumers.get(c)?.map((v) => v.verdict) ?? [];
+      for (const c of ['docker-containerd', 'podman', 'skopeo']) expect(verdict(c), `${c}\n${result.output}`).toContain('ACCEPT');
+      if (format === 'hybrid') {
+        expect(verdict('docker-modern'), result.output).toContain('ACCEPT');
+        expect(verdict('docker-legacy'), result.output).toContain('REJECT');
+      }
+      expect(verdict('umoci').filter((v) => v === 'REJECT'), result.output).toEqual([]);
+    }
+  });
 });

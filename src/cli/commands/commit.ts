@@ -15,7 +15,7 @@ import { baseLayerDescriptors, buildLayer, newConfig, parseAdd, writeCommitLayou
 import { rootsOf } from '../../ops/plan.js';
 import { newName } from '../../ops/rename.js';
 import { describeImage, selectImages } from '../../ops/select.js';
-import { addOutputOptions, outputOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
+import { addOutputOptions, outputOf, runWrite, withSources, zstdLevelOf, type WriteFlags } from '../write-common.js';
 
 interface CommitFlags extends WriteFlags {
   tag: string[];
@@ -41,7 +41,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('-c, --change <instruction>', 'a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL (repeatable)', collect, [])
     .option('-a, --author <author>', 'author, as docker commit -a')
     .option('-m, --message <message>', 'commit message, as docker commit -m')
-    .addOption(new Option('--compress <c>', 'compression of the new layer (-o x.tar.gz wraps the output)').choices(['gzip', 'none']).default('gzip'))
+    .addOption(new Option('--compress <c>', 'compression of the new layer (-o x.tar.gz wraps the output)').choices(['gzip', 'zstd', 'none']).default('gzip'))
     .option('--source-date-epoch <seconds>', 'created time and the latest mtime (reproducible builds)', process.env.SOURCE_DATE_EPOCH)
     .option('--preserve-owner', 'keep file owners (default 0:0)')
     .option('--layer-per-add', 'one layer per --add instead of one for all');
@@ -57,7 +57,7 @@ Examples:
       const epoch = flags.sourceDateEpoch === undefined ? undefined : Number(flags.sourceDateEpoch);
       if (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 0)) throw usage('bad-epoch', '--source-date-epoch is a number of seconds', flags.sourceDateEpoch);
       const names = flags.tag.map(newName);
-      const opts: CommitOptions = { adds: flags.add, removes: flags.remove, changes: flags.change, author: flags.author, message: flags.message, compress: flags.compress as 'gzip' | 'none', sourceDateEpoch: epoch, preserveOwner: flags.preserveOwner, layerPerAdd: flags.layerPerAdd };
+      const opts: CommitOptions = { adds: flags.add, removes: flags.remove, changes: flags.change, author: flags.author, message: flags.message, compress: flags.compress as 'gzip' | 'zstd' | 'none', zstdLevel: zstdLevelOf(flags), sourceDateEpoch: epoch, preserveOwner: flags.preserveOwner, layerPerAdd: flags.layerPerAdd };
       const run = async (base: ArchiveSource | undefined) => {
         let image;
         if (base) {

@@ -9,7 +9,7 @@ import { shortId } from '../../model/digest.js';
 import { fromSystemError } from '../../errors.js';
 import { humanSize } from '../format.js';
 import { printJson } from '../io.js';
-import { addSelectOptions, platformOf, withSources, type WriteFlags } from '../write-common.js';
+import { addSelectOptions, platformOf, withSources, zstdLevelOf, type WriteFlags } from '../write-common.js';
 import { Option } from 'commander';
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -45,7 +45,7 @@ Examples:
           const out = resolveOutput(file, { format: flags.format, compress: flags.compress });
           refuseOverwritingInput(file, [source]);
           const artifacts = artifactsFor(source.catalog, root, all);
-          const report = await writePlan({ roots: [root, ...artifacts] }, out, { layers: flags.layers, platform: platformOf(flags) });
+          const report = await writePlan({ roots: [root, ...artifacts] }, out, { layers: flags.layers, zstdLevel: zstdLevelOf(flags), platform: platformOf(flags) });
           written.push({ file, names: root.names, images: report.images, bytes: report.bytesWritten });
           if (!ctx.io.quiet && !flags.json) ctx.io.err(`Wrote ${file}: ${root.names.map(familiarName).join(', ') || '(unnamed)'}, ${humanSize(report.bytesWritten)}`);
         }
