@@ -458,6 +458,29 @@ describe('imgpack\'s own client against serve', () => {
     expect((await runCli('verify', copied)).code).toBe(0);
   });
 
+  it('pull brings an image\'s referrers along and push puts them back through the referrers API', async () => {
+    const ref = `${server.address}/quay.io/coreos/flannel:v0.10.0-amd64`;
+    const near = join(dir, 'near-store');
+    const pull = await runCli('--store', near, 'pull', ref);
+    expect(pull.code, pull.stderr).toBe(0);
+    const listed = async (base: string) => ((await (await fetch(`${base}/v2/quay.io/coreos/flannel/referrers/${flannel.manifest.digest}`)).json()) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest).sort();
+    const attached = await listed(server.url);
+    expect(attached.length).toBeGreaterThan(0); // pushed by the referrers tests above
+    expect(pull.stdout).toContain(`with ${attached.length} attached`);
+    const bare = await runCli('--store', join(dir, 'bare-store'), 'pull', ref, '--no-referrers');
+    expect(bare.stdout).toBe(`Pulled: ${ref}\n`);
+    const other = await startServe({ store: join(dir, 'other-store'), listen: '127.0.0.1:0' });
+    try {
+      const push = await runCli('--store', near, 'push', 'store:', '--replace-prefix', `${server.address}/=${other.address}/`, '--json');
+      expect(push.code, push.stderr).toBe(0);
+      expect(await listed(other.url)).toEqual(attached);
+      const tags = (await (await fetch(`${other.url}/v2/quay.io/coreos/flannel/tags/list`)).json()) as { tags: string[] };
+      expect(tags.tags).toEqual(['v0.10.0-amd64']); // the API is there: no fallback tag
+    } finally {
+      await other.close();
+    }
+  });
+
   it('imgpack push into serve lands in the store', async () => {
     const src = writeTemp(dir, 'to-push.tar', await tarBuffer(ociEntries([flannel])));
     const r = await runCli('push', src, '--to', `${server.address}/mirror`, '--json');

@@ -81,16 +81,14 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
   };
 
   const root = await fetchInto(ref.digest ?? ref.tag ?? 'latest');
-  const attached = opts.referrers === false ? { manifests: [], requests: 0 } : await fetchAttached(client, root, dir, blobs, opts.referrers?.types, opts.signal, spec);
-  opts.onReferrerRequests?.(attached.requests);
-  const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
-  const total = unique.reduce((n, b) => n + b.size, 0);
+  let total = 0;
   let done = 0;
   const progress = (n: number, current: string) => {
     done += n;
     opts.onProgress?.({ bytes: done, total, current });
   };
-  await runPool(unique, CONCURRENT_BLOBS, async (b) => {
+  const queued = new Set<string>();
+  const downloadOne = async (b: Descriptor) => {
     checkStopped(opts.signal, spec);
     const target = join(dir, blobPath(b.digest));
     mkdirSync(join(dir, 'blobs', algorithmOf(b.digest)), { recursive: true });
@@ -104,7 +102,25 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
     const download = () => downloadBlob(client, b, target, (n) => progress(n, b.digest), `${formatFull(ref)}@${b.digest}`, opts.signal);
     if (!opts.shared) return download();
     if (await opts.shared.obtain(b, target, download)) progress(b.size, b.digest);
-  });
+  };
+  const fetchBlobs = async (list: Descriptor[]) => {
+    const fresh = [...new Map(list.filter((b) => !queued.has(b.digest)).map((b) => [b.digest, b])).values()];
+    for (const b of fresh) {
+      queued.add(b.digest);
+      total += b.size;
+    }
+    await runPool(fresh, CONCURRENT_BLOBS, downloadOne);
+  };
+  // The image's blobs download while what is attached to it is looked for: the search's round
+  // trips hide behind the layers.
+  const [imageBlobs, attachedSearch] = await Promise.allSettled([
+    fetchBlobs(blobs),
+    opts.referrers === false ? Promise.resolve({ manifests: [], requests: 0 }) : fetchAttached(client, root, dir, fetchBlobs, opts.referrers?.types, opts.signal, spec),
+  ]);
+  if (imageBlobs.status === 'rejected') throw imageBlobs.reason;
+  if (attachedSearch.status === 'rejected') throw attachedSearch.reason;
+  const attached = attachedSearch.value;
+  opts.onReferrerRequests?.(attached.requests);
   const name = ref.tag !== undefined ? formatFull({ ...ref, digest: undefined }) : undefined;
   const desc: Descriptor = { ...root, ...(name ? { annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name } } : {}) };
   const artifacts = attached.manifests.map((a) => {
@@ -119,37 +135,41 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
 /**
  * The manifests attached to the root and to every manifest under it (signatures, attestations,
  * SBOMs, referrers), and what is attached to those in turn (a signature of an attestation), each
- * written into the layout with its blobs queued for download. Byte for byte: a referrer is
+ * written into the layout with its blobs downloading while the next level is looked for. Byte for byte: a referrer is
  * fetched by the digest its listing gives, a cosign tag's manifest checked against nothing but
  * itself (its digest is what it is) and kept under its tag.
  */
-async function fetchAttached(client: RegistryClient, root: Descriptor, dir: string, blobs: Descriptor[], types: string[] | undefined, signal: AbortSignal | undefined, spec: string) {
+async function fetchAttached(client: RegistryClient, root: Descriptor, dir: string, fetchBlobs: (blobs: Descriptor[]) => Promise<void>, types: string[] | undefined, signal: AbortSignal | undefined, spec: string) {
   const finder = new AttachedFinder(client);
   const manifests: { descriptor: Descriptor; cosignTag?: string }[] = [];
   const seen = new Set<string>();
   const todo = manifestDigestsUnder(dir, root.digest);
+  const downloads: Promise<void>[] = []; // each level's blobs, while the next level is looked for
+  // Level by level (the image, what refers to it, what refers to those...), each level's
+  // requests at once: three sequential round trips for an image with signatures and SBOMs.
   for (let depth = 0; todo.length && depth < 8; depth++) {
+    for (const d of todo) seen.add(d);
+    const listings = await Promise.all(todo.map((d) => finder.find(d)));
+    checkStopped(signal, spec);
+    const wanted = listings.flat().filter((a) => !(a.descriptor && seen.has(a.descriptor.digest)));
+    const unique = [...new Map(wanted.map((a) => [a.descriptor?.digest ?? a.reference, a])).values()];
+    const fetched = await Promise.all(unique.map(async (a) => ({ a, m: await fetchManifest(client, a.reference, a.descriptor && { ...a.descriptor }) })));
     const next: string[] = [];
-    for (const digest of todo) {
-      if (seen.has(digest)) continue;
-      seen.add(digest);
-      for (const a of await finder.find(digest)) {
-        checkStopped(signal, spec);
-        if (a.descriptor && seen.has(a.descriptor.digest)) continue;
-        const m = await fetchManifest(client, a.reference, a.descriptor && { ...a.descriptor });
-        if (seen.has(m.digest) || manifests.some((x) => x.descriptor.digest === m.digest)) continue;
-        if (!attachedTypeMatches(m.json as Parameters<typeof attachedTypeMatches>[0], types)) continue;
-        mkdirSync(join(dir, 'blobs', algorithmOf(m.digest)), { recursive: true });
-        writeFileSync(join(dir, blobPath(m.digest)), m.raw);
-        if (m.json.config) blobs.push(m.json.config);
-        blobs.push(...(m.json.layers ?? []));
-        const artifactType = (m.json as { artifactType?: string }).artifactType;
-        manifests.push({ descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.raw.length, ...(artifactType ? { artifactType } : {}) }, cosignTag: a.cosignTag });
-        next.push(m.digest);
-      }
+    for (const { a, m } of fetched) {
+      if (seen.has(m.digest) || manifests.some((x) => x.descriptor.digest === m.digest)) continue;
+      if (!attachedTypeMatches(m.json as Parameters<typeof attachedTypeMatches>[0], types)) continue;
+      mkdirSync(join(dir, 'blobs', algorithmOf(m.digest)), { recursive: true });
+      writeFileSync(join(dir, blobPath(m.digest)), m.raw);
+      const download = fetchBlobs([...(m.json.config ? [m.json.config] : []), ...(m.json.layers ?? [])]);
+      download.catch(() => {}); // awaited below; a failure is thrown there, not left unhandled
+      downloads.push(download);
+      const artifactType = (m.json as { artifactType?: string }).artifactType;
+      manifests.push({ descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.raw.length, ...(artifactType ? { artifactType } : {}) }, cosignTag: a.cosignTag });
+      next.push(m.digest);
     }
     todo.splice(0, todo.length, ...next);
   }
+  await Promise.all(downloads);
   return { manifests, requests: finder.requests };
 }
 

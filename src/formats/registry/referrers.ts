@@ -3,9 +3,10 @@
  * `GET /v2/<name>/referrers/<digest>`, or, where the registry has no such API, the index under
  * the fallback tag `sha256-<hex>`) and cosign's tags (`sha256-<hex>.sig`, `.att`, `.sbom`).
  *
- * Round trips: one referrers request per manifest while the registry answers it (none once it
- * has said it has no API), and one tag list for the whole repository (cosign's tags and the
- * fallback tags are looked up in it instead of probing three tags per manifest).
+ * Requests: one referrers request per manifest while the registry answers it (none once it has
+ * said it has no API), and one tag list for the whole repository (cosign's tags and the fallback
+ * tags are looked up in it instead of probing three tags per manifest). The caller asks for the
+ * manifests of one level at once, so that the latency is one round trip per level.
  */
 import { throwIfCancelled } from '../../io/cancel.js';
 import { MediaType } from '../../model/media-types.js';
@@ -38,8 +39,9 @@ export class AttachedFinder {
   /** Everything attached to `digest`, each once. */
   async find(digest: string): Promise<AttachedManifest[]> {
     const found = new Map<string, AttachedManifest>();
-    for (const d of await this.referrers(digest)) found.set(d.digest, { reference: d.digest, descriptor: d, kind: 'referrer' });
-    const tags = await this.tagList();
+    // Both at once: one round trip of latency, not two.
+    const [referrers, tags] = await Promise.all([this.referrers(digest), this.tagList()]);
+    for (const d of referrers) found.set(d.digest, { reference: d.digest, descriptor: d, kind: 'referrer' });
     for (const [kind, tag] of Object.entries(cosignTags(digest)) as [CosignTagKind, string][]) {
       if (tags.has(tag)) found.set(tag, { reference: tag, cosignTag: tag, kind });
     }
