@@ -79,7 +79,16 @@ describe.skipIf(!available)('signatures, attestations and SBOMs through pull, vo
     const bundle = join(work, 'usb', 'bundle.tar');
     mkdirSync(join(work, 'usb'));
     expect((await runCli('--store', near, 'save', ref, '-o', bundle, '--volume-size', '1M')).code).toBe(0);
-    const load = await runCli('--store', far, 'load', '-i', `${bundle}.imgpack.json`);
+    // Checked offline on the far side, against the real cosign signature and attestation.
+    const checked = await runCli('verify', `${bundle}.imgpack.json`, '--cosign-key', join(work, 'cosign.pub'), '--attestation-type', 'spdxjson');
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+    expect(checked.stdout).toMatch(/cosign: .*team\/tool:2: signed by [0-9a-f]{16}; attested: https:\/\/spdx.dev\/Document/);
+    mkdirSync(join(work, 'other'));
+    spawnSync('cosign', ['generate-key-pair'], { cwd: join(work, 'other'), env: { ...process.env, COSIGN_PASSWORD: '' } });
+    const refused = await runCli('--store', join(work, 'refusing'), 'load', '-i', `${bundle}.imgpack.json`, '--require-signed', join(work, 'other', 'cosign.pub'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/is not validly signed: signature sha256:[0-9a-f]{12} does not verify with .*other\/cosign.pub; nothing was loaded/);
+    const load = await runCli('--store', far, 'load', '-i', `${bundle}.imgpack.json`, '--require-signed', join(work, 'cosign.pub'));
     expect(load.code, load.stderr).toBe(0);
     const push = await runCli('--store', far, 'push', 'store:', '--replace-prefix', `${source.host}/team/=${target.host}/team/`, '--json');
     expect(push.code, push.stderr).toBe(0);

@@ -7,6 +7,7 @@ import { humanSize } from '../format.js';
 import { printJson } from '../io.js';
 import { progressFor, type Progress } from '../progress.js';
 import { withSources } from '../write-common.js';
+import { readCosignKey, requireSigned } from '../../ops/cosign-verify.js';
 import { checkTrust } from '../../ops/signing.js';
 import { expandLoadableSets } from '../../io/volumes.js';
 
@@ -17,19 +18,23 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('-i, --input <file>', 'archive, volume set (FILE.001 or FILE.imgpack.json) or OCI layout; repeatable; default: standard input', collect, [])
     .option('--json', 'print a JSON report')
     .option('--trust <key.pub>', 'refuse any input whose transfer manifest is not signed by this key (checked before anything is read)')
+    .option('--require-signed <cosign.pub>', 'refuse the whole input, adding nothing, unless every image carries a cosign signature that verifies with this key (repeatable: any of them)', collect, [])
     .addHelpText('after', `
 Every input is verified completely before anything is added: a corrupt input adds nothing.
 
 Examples:
   imgpack load -i images.tar
   imgpack load -i /media/usb/bundle.tar.001
+  imgpack load -i bundle.tar --require-signed cosign.pub
   docker save busybox | imgpack load`)
-    .action(async (flags: { input: string[]; json?: boolean; trust?: string }) => {
+    .action(async (flags: { input: string[]; json?: boolean; trust?: string; requireSigned: string[] }) => {
       ctx.io.json = !!flags.json;
       let specs = flags.input.length ? flags.input : ['-'];
       if (flags.trust) specs = specs.map((s) => checkTrust(s, flags.trust!).open);
       specs = await expandLoadableSets(specs); // each loadable volume is an archive of its own
+      const keys = flags.requireSigned.map(readCosignKey);
       await withSources(specs, async (sources) => {
+        if (keys.length) await requireSigned(sources, keys);
         let progress: Progress | undefined;
         let phase = '';
         const results = await loadIntoStore(sources, (e) => {
