@@ -12,6 +12,11 @@ export function humanSize(bytes: number): string {
   return `${i === 0 ? v : Number(v.toPrecision(3))}${units[i]}`;
 }
 
+/** `1 blob`, `3 blobs`. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join('   ').trimEnd();

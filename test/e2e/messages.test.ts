@@ -1,0 +1,61 @@
+/**
+ * Messages, counts and help (issue 13 items 12, 13, 16, 17): what a command prints is what
+ * happened, in the units the user gave, and counts of the same thing agree across commands.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildImage, dockerArchiveEntries, ociEntries, tarBuffer } from '../../src/testing/build.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir, writeTemp } from '../helpers/tmp.js';
+
+const dir = tempDir();
+const p = (name: string) => join(dir, name);
+const baseLayer = { files: { 'usr/lib/big': randomBytes(600_000).toString('base64') } };
+const base = await buildImage({ names: ['base:1'], layers: [baseLayer] }, 'docker');
+const app = await buildImage({ names: ['app:1'], layers: [baseLayer, { files: { app: 'version 1' } }] }, 'docker');
+const baseTar = writeTemp(dir, 'base.tar', await tarBuffer(dockerArchiveEntries([base])));
+const appTar = writeTemp(dir, 'app.tar', await tarBuffer(dockerArchiveEntries([app])));
+const ociTar = writeTemp(dir, 'app.oci.tar', await tarBuffer(ociEntries([app])));
+
+describe('load says what it really added', () => {
+  it('a second load of the same archive adds nothing and says what was already there', async () => {
+    const store = p('store-again');
+    const first = await runCli('--store', store, 'load', '-i', appTar, '--json');
+    expect(first.code, first.stderr).toBe(0);
+    const firstLoad = first.json().loaded[0];
+    expect(firstLoad).toMatchObject({ blobsWritten: 4, blobsPresent: 0, bytesPresent: 0 }); // manifest, config, two layers
+    const again = await runCli('--store', store, 'load', '-i', appTar, '--json');
+    expect(again.json().loaded[0]).toMatchObject({ blobsWritten: 0, bytesWritten: 0, blobsPresent: firstLoad.blobsWritten, bytesPresent: firstLoad.bytesWritten });
+    const human = await runCli('--store', store, 'load', '-i', appTar);
+    expect(human.stderr).toContain(`${appTar}: nothing added to the store`);
+    expect(human.stderr).toMatch(/already in the store \(\d+ blobs\), not written again/);
+    expect(human.stderr).not.toMatch(/\d(kB|MB) added/);
+  });
+
+  it('a delta adds only its new bytes', async () => {
+    const store = p('store-delta');
+    expect((await runCli('--store', store, 'load', '-i', baseTar)).code).toBe(0);
+    expect((await runCli('inventory', 'store:', '--store', store, '-o', p('have.json'))).code).toBe(0);
+    expect((await runCli('convert', appTar, '--exclude-from', p('have.json'), '-o', p('delta.tar'))).code).toBe(0);
+    const r = await runCli('--store', store, 'load', '-i', p('delta.tar'), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const loaded = r.json().loaded[0];
+    expect(loaded.bytesWritten).toBeLessThan(20_000); // the app layer, its config and manifest
+    expect(loaded.bytesPresent).toBeGreaterThanOrEqual(base.layers[0].data.length);
+    expect(loaded.blobsPresent).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('a blob is every content-addressed blob, for convert and verify alike', () => {
+  for (const format of ['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']) {
+    it(`convert --format ${format} and verify of its output count the same blobs and bytes`, async () => {
+      const out = p(`count-${format}${format === 'oci-layout' ? '' : '.tar'}`);
+      const c = await runCli('convert', ociTar, '--format', format, '-o', out, '--json');
+      expect(c.code, c.stderr).toBe(0);
+      const v = (await runCli('verify', out, '--json')).json();
+      expect(v.blobsChecked).toBe(c.json().blobsWritten);
+      expect(v.bytesChecked).toBe(c.json().bytesWritten);
+    });
+  }
+});
