@@ -14,7 +14,7 @@ import type { Exclusion } from '../model/delta.js';
 import { readExclusion } from '../ops/inventory.js';
 import { checkSigningKey, signManifest } from '../ops/signing.js';
 import { familiarName } from '../model/reference.js';
-import { humanSize, short } from './format.js';
+import { humanSize, short, sizeIn } from './format.js';
 import { printJson } from './io.js';
 import { collect, type CommandContext } from './context.js';
 import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../io/zstd-encoder.js';
@@ -167,7 +167,7 @@ export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer
     const where = extra.inPlace ? `${extra.inPlace} in place` : out.target === '-' ? 'standard output' : out.target;
     if (report.transfer) {
       const t = report.transfer;
-      ctx.io.err(`${t.volumes.length} volume${t.volumes.length === 1 ? '' : 's'}: ${t.volumes.map((v) => `${v.name} (${humanSize(v.size)})`).join(', ')}; manifest ${out.target}.imgpack.json`);
+      ctx.io.err(`${t.volumes.length} volume${t.volumes.length === 1 ? '' : 's'}: ${t.volumes.map((v) => `${v.name} (${sizeIn(v.size, out.volumeUnit)})`).join(', ')}; manifest ${out.target}.imgpack.json`);
     }
     if (report.blobsOmitted !== undefined || extra.delta) ctx.io.err(`Delta: ${report.blobsOmitted ?? 0} blob${report.blobsOmitted === 1 ? '' : 's'} (${humanSize(report.bytesOmitted ?? 0)}) left out, as the inventory lists them`);
     ctx.io.err(`${extra.inPlace ? 'Rewrote' : 'Wrote'} ${where} (${out.format}${out.compress !== 'none' ? ', ' + out.compress : ''}): ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsWritten} blob${report.blobsWritten === 1 ? '' : 's'}, ${humanSize(report.bytesWritten)}${report.bytesDeduplicated ? `; deduplication saved ${humanSize(report.bytesDeduplicated)}` : ''}`);

@@ -59,3 +59,53 @@ describe('a blob is every content-addressed blob, for convert and verify alike',
     });
   }
 });
+
+describe('volume sets name the file that is wanted', () => {
+  const bigLayer = { files: { big: randomBytes(1_500_000).toString('base64') } };
+  const setup = async (name: string) => {
+    const img = await buildImage({ names: [`${name}:1`], layers: [bigLayer] }, 'docker');
+    const tar = writeTemp(dir, `${name}-src.tar`, await tarBuffer(dockerArchiveEntries([img])));
+    const c = await runCli('convert', tar, '-o', p(`${name}.tar`), '--volume-size', '1M');
+    expect(c.code, c.stderr).toBe(0);
+    return c;
+  };
+
+  it('--volume-size 1M reports the volumes in MiB, the unit given', async () => {
+    const c = await setup('units');
+    expect(c.stderr).toMatch(/units\.tar\.001 \(1MiB\)/);
+    expect(c.stderr).not.toMatch(/\(1\.05MB\)/);
+  });
+
+  it('verify FILE.002 says it is volume 2 and names FILE.001', async () => {
+    await setup('second');
+    const r = await runCli('verify', p('second.tar.002'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`second.tar.002 is volume 2 of a set, not an archive of its own: name the first volume, ${p('second.tar.001')}`);
+  });
+
+  it('without its manifest: --trust names FILE.imgpack.json, repair says the manifest is missing', async () => {
+    await setup('nomanifest');
+    const { renameSync } = await import('node:fs');
+    renameSync(p('nomanifest.tar.imgpack.json'), p('elsewhere.json'));
+    expect((await runCli('key', 'generate', '-o', p('k'))).code).toBe(0);
+    const trust = await runCli('verify', p('nomanifest.tar.001'), '--trust', p('k.pub'));
+    expect(trust.code).toBe(1);
+    expect(trust.stderr).toContain(`(${p('nomanifest.tar.imgpack.json')})`);
+    const repair = await runCli('repair', p('nomanifest.tar.001'));
+    expect(repair.code).toBe(2);
+    expect(repair.stderr).toContain('the transfer manifest nomanifest.tar.imgpack.json is missing');
+    // the first volume gone as well: said so, not "name the first volume"
+    renameSync(p('nomanifest.tar.001'), p('gone'));
+    const gone = await runCli('repair', p('nomanifest.tar.001'));
+    expect(gone.stderr).toContain('nomanifest.tar.001 is missing, and so is the transfer manifest nomanifest.tar.imgpack.json');
+    const trustGone = await runCli('verify', p('nomanifest.tar.001'), '--trust', p('k.pub'));
+    expect(trustGone.stderr).toContain(`(${p('nomanifest.tar.imgpack.json')})`);
+  });
+
+  it('chunk says "1 volume"', async () => {
+    const r = await runCli('chunk', baseTar, '--volume-size', '2M');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('1 volume and');
+    expect(r.stdout).toMatch(/base\.tar\.001 {2}\d+(\.\d+)?MiB {2}sha256:/);
+  });
+});
