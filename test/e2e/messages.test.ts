@@ -109,3 +109,18 @@ describe('volume sets name the file that is wanted', () => {
     expect(r.stdout).toMatch(/base\.tar\.001 {2}\d+(\.\d+)?MiB {2}sha256:/);
   });
 });
+
+describe('images -q and --no-trunc', () => {
+  it('-q prints only image IDs, --no-trunc in full', async () => {
+    const store = p('store-images');
+    expect((await runCli('--store', store, 'load', '-i', appTar, '-i', baseTar)).code).toBe(0);
+    const ids = [app.config.digest, base.config.digest];
+    const q = await runCli('--store', store, 'images', '-q');
+    expect(q.code, q.stderr).toBe(0);
+    expect(q.stdout.trim().split('\n').sort()).toEqual(ids.map((d) => d.slice(7, 19)).sort());
+    const full = await runCli('--store', store, 'images', '-q', '--no-trunc');
+    expect(full.stdout.trim().split('\n').sort()).toEqual([...ids].sort());
+    const table = await runCli('--store', store, 'images', '--no-trunc');
+    expect(table.stdout).toContain(app.config.digest);
+  });
+});
