@@ -11,14 +11,14 @@ import type { CommandContext } from './context.js';
 import { printJson } from './io.js';
 import { isStoreSpec } from '../formats/store/store.js';
 import { renameInStore } from '../ops/store-ops.js';
-import { runWrite, withSources, type WriteFlags } from './write-common.js';
+import { layersOption, runWrite, withSources, type WriteFlags } from './write-common.js';
 
 export function addRenameOutputOptions(cmd: Command): Command {
   return cmd
     .option('-o, --output <path>', 'write the result here; without -o the source is rewritten in place, atomically')
     .addOption(new Option('--format <format>', 'output format (default: the source\'s)').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']))
     .option('--compress <none|gzip>', 'wrap the output (default: as the source, or as -o implies)')
-    .addOption(new Option('--layers <policy>', 'layer compression').choices(['keep', 'gzip', 'uncompressed', 'auto']).default('keep'))
+    .addOption(layersOption('keep'))
     .option('--json', 'print a JSON report')
     .option('--no-space-check', 'do not check the free space of the destination first');
 }

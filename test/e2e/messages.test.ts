@@ -124,3 +124,38 @@ describe('images -q and --no-trunc', () => {
     expect(table.stdout).toContain(app.config.digest);
   });
 });
+
+describe('help', () => {
+  /** Every command's help, nested ones (key generate) too. */
+  async function everyHelp(): Promise<Map<string, string>> {
+    const helps = new Map<string, string>([['imgpack', (await runCli('--help')).stdout]]);
+    const names = (h: string) => [...(h.split(/\nCommands:\n/)[1] ?? '').matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]).filter((n) => n !== 'help');
+    for (const name of names(helps.get('imgpack')!)) {
+      const h = (await runCli(name, '--help')).stdout;
+      helps.set(name, h);
+      for (const sub of names(h)) helps.set(`${name} ${sub}`, (await runCli(name, sub, '--help')).stdout);
+    }
+    return helps;
+  }
+
+  it('no option prints "(default: [])", --layers has one default and lists every value, pull -o says what it does', async () => {
+    const helps = await everyHelp();
+    expect(helps.size).toBeGreaterThan(25);
+    for (const [name, text] of helps) {
+      expect(text, name).not.toContain('default: []');
+      const layers = /--layers <policy>[\s\S]*?(?=\n {2}-)/.exec(text)?.[0].replace(/\s+/g, ' ');
+      if (!layers) continue;
+      expect(layers.match(/default/g), `${name}: ${layers}`).toHaveLength(1);
+      for (const value of ['auto', 'keep', 'gzip', 'zstd', 'uncompressed']) expect(layers, name).toContain(`"${value}"`);
+    }
+    expect(helps.get('load')).toMatch(/repeatable; default: standard input\n/);
+    expect(helps.get('pull')).not.toContain('rewriting the source');
+    expect(helps.get('pull')!.replace(/\s+/g, ' ')).toContain('(default: the local store)');
+  });
+
+  it('README lists every --layers value', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain('--layers auto|keep|gzip|zstd|uncompressed');
+  });
+});
