@@ -40,7 +40,7 @@ export async function runRename(ctx: CommandContext, spec: string, flags: WriteF
       return p.roots;
     });
     if (flags.json) printJson(ctx.io, { output: spec, format: 'store', names: index.flatMap((d) => d.annotations?.['io.containerd.image.name'] ?? []), ...extra });
-    else if (!ctx.io.quiet) ctx.io.err(`Updated the store's names (${index.length} entries)`);
+    else if (!ctx.io.quiet) ctx.io.err(`Updated the store's names (${index.length} ${index.length === 1 ? 'entry' : 'entries'})`);
     return;
   }
   await withSources([spec], async ([source]) => {

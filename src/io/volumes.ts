@@ -378,7 +378,7 @@ export async function checkVolumes(set: VolumeSet): Promise<Problem[]> {
   const checks = await checkEachVolume(set);
   for (const c of checks) if (c.problem) problems.push(c.problem);
   const extra = volumeName(set.base, set.manifest.volumes.length + 1);
-  if (existsSync(extra) && !set.manifest.volumes.some((v) => v.name === basename(extra))) problems.push({ code: 'volume-extra', message: `${basename(extra)} is not part of this set (the manifest lists ${set.manifest.volumes.length} volumes)`, subject: extra });
+  if (existsSync(extra) && !set.manifest.volumes.some((v) => v.name === basename(extra))) problems.push({ code: 'volume-extra', message: `${basename(extra)} is not part of this set (the manifest lists ${set.manifest.volumes.length} volume${set.manifest.volumes.length === 1 ? '' : 's'})`, subject: extra });
   problems.sort((a, b) => a.subject.localeCompare(b.subject));
   const outlook = repairOutlook(set, checks);
   if (outlook && outlook.parityVolumes > 0) problems.push(outlookProblem(set, outlook));

@@ -159,3 +159,11 @@ describe('help', () => {
     expect(readme).toContain('--layers auto|keep|gzip|zstd|uncompressed');
   });
 });
+
+describe('counts read right in other commands', () => {
+  it('inventory of one image says "1 image", not "image(s)"', async () => {
+    const r = await runCli('inventory', baseTar, '-o', p('inv-one.json'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/: 1 image, \d+ blobs, 1 chain ID\n/);
+  });
+});
