@@ -178,7 +178,7 @@ export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer
     const where = extra.inPlace ? `${extra.inPlace} in place` : out.target === '-' ? 'standard output' : out.target;
     if (report.transfer) {
       const t = report.transfer;
-      ctx.io.err(`${t.volumes.length} volume${t.volumes.length === 1 ? '' : 's'}: ${t.volumes.map((v) => `${v.name} (${sizeIn(v.size, out.volumeUnit)})`).join(', ')}; manifest ${out.target}.imgpack.json`);
+      ctx.io.err(`${t.volumes.length} volume${t.volumes.length === 1 ? '' : 's'}: ${t.volumes.map((v) => `${v.name} (${out.volumeSize ? sizeIn(v.size, out.volumeUnit) : humanSize(v.size)})`).join(', ')}; manifest ${out.target}.imgpack.json`);
     }
     if (report.blobsOmitted !== undefined || extra.delta) ctx.io.err(`Delta: ${report.blobsOmitted ?? 0} blob${report.blobsOmitted === 1 ? '' : 's'} (${humanSize(report.bytesOmitted ?? 0)}) left out, as the inventory lists them`);
     ctx.io.err(`${extra.inPlace ? 'Rewrote' : 'Wrote'} ${where} (${out.format}${out.compress !== 'none' ? ', ' + out.compress : ''}): ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsWritten} blob${report.blobsWritten === 1 ? '' : 's'}, ${humanSize(report.bytesWritten)}${report.bytesDeduplicated ? `; deduplication saved ${humanSize(report.bytesDeduplicated)}` : ''}`);
