@@ -1,7 +1,7 @@
 /** Options and reporting shared by every command that writes an archive. */
 import { Option, type Command } from 'commander';
 import { invalid, usage } from '../errors.js';
-import { openSource, type ArchiveSource } from '../formats/source.js';
+import { openSource, type ArchiveSource, type OpenOptions } from '../formats/source.js';
 import type { CopyReport, LayerPolicy } from '../ops/copy.js';
 import type { Plan } from '../ops/plan.js';
 import { estimateSize, refuseOverwritingInput, resolveOutput, writePlan, type ResolvedOutput } from '../ops/write.js';
@@ -100,7 +100,7 @@ export function platformOf(flags: WriteFlags): Platform | undefined {
 }
 
 /** Opens every source; closes them all when `work` ends, however it ends. */
-export async function withSources<T>(specs: string[], work: (sources: ArchiveSource[]) => Promise<T>, ctx?: CommandContext, opts: { platform?: Platform } = {}): Promise<T> {
+export async function withSources<T>(specs: string[], work: (sources: ArchiveSource[]) => Promise<T>, ctx?: CommandContext, opts: { platform?: Platform; referrers?: OpenOptions['referrers'] } = {}): Promise<T> {
   if (specs.filter((s) => s === '-').length > 1) throw usage('usage', 'standard input can be read only once');
   const sources: ArchiveSource[] = [];
   let failed = true;
@@ -110,7 +110,7 @@ export async function withSources<T>(specs: string[], work: (sources: ArchiveSou
       const progress = ctx && (s === '-' || s.startsWith('docker://')) ? progressFor(ctx, s === '-' ? '' : `pulling ${s.slice('docker://'.length)}`, 0) : undefined;
       if (s === '-') await progress?.phase('reading standard input');
       try {
-        sources.push(await openSource(s, { platform: opts.platform, onProgress: (e) => progress?.update(e.bytes, e.current, e.total) }));
+        sources.push(await openSource(s, { platform: opts.platform, referrers: opts.referrers, onProgress: (e) => progress?.update(e.bytes, e.current, e.total) }));
       } finally {
         progress?.done();
       }
@@ -196,4 +196,15 @@ export function printPushed(ctx: CommandContext, pushed: PushedRepository[]): vo
     const how = [`${r.uploaded} blob${r.uploaded === 1 ? '' : 's'} uploaded (${humanSize(r.bytesUploaded)})`, r.mounted ? `${r.mounted} mounted` : '', `${r.present} already there`].filter(Boolean).join(', ');
     for (const n of r.names) ctx.io.out(`Pushed: ${n} (${how})`);
   }
+}
+
+/** --no-referrers and --referrers-type: what comes along with images read from a registry. */
+export function addReferrerOptions(cmd: Command): Command {
+  return cmd
+    .option('--no-referrers', 'leave the signatures, attestations, SBOMs and other referrers of the images in the registry')
+    .option('--referrers-type <media-type>', 'only referrers of this artifact type (repeatable; also matches a config or layer media type, e.g. application/vnd.dev.cosign.simplesigning.v1+json for cosign signatures)', collect, []);
+}
+
+export function referrersOf(flags: { referrers?: boolean; referrersType?: string[] }): OpenOptions['referrers'] {
+  return flags.referrers === false ? false : { types: flags.referrersType?.length ? flags.referrersType : undefined };
 }

@@ -21,6 +21,8 @@ export const SIZE_ANNOTATION = 'dev.imgpack.uncompressed-size';
 export interface LoadResult {
   source: string;
   names: string[];
+  /** Signatures, attestations, SBOMs and other referrers that came with the images. */
+  attached: number;
   unnamed: string[];
   report: CopyReport;
   /** What this input really added to the store: blobs (every content-addressed one) and bytes. */
@@ -69,7 +71,8 @@ export async function loadIntoStore(sources: ArchiveSource[], onProgress?: (e: L
       });
       results.push({
         source: s.display,
-        names: roots.flatMap((r) => r.names),
+        names: roots.filter((r) => r.node.kind !== 'artifact').flatMap((r) => r.names),
+        attached: roots.filter((r) => r.node.kind === 'artifact').length,
         unnamed: roots.filter((r) => r.names.length === 0 && r.node.kind === 'manifest').map((r) => (r.node.kind === 'manifest' ? r.node.image.id : '')),
         report,
         added: { blobs: sink.written - before.written, bytes: sink.bytesWritten - before.bytesWritten },
