@@ -14,7 +14,7 @@ import type { Exclusion } from '../model/delta.js';
 import { readExclusion } from '../ops/inventory.js';
 import { checkSigningKey, signManifest } from '../ops/signing.js';
 import { familiarName } from '../model/reference.js';
-import { humanSize, short } from './format.js';
+import { humanSize, short, sizeIn } from './format.js';
 import { printJson } from './io.js';
 import { collect, type CommandContext } from './context.js';
 import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../io/zstd-encoder.js';
@@ -46,12 +46,23 @@ export function addSelectOptions(cmd: Command): Command {
     .option('--all-platforms', 'keep every platform (the default)');
 }
 
+/**
+ * `--layers`, the same everywhere: every value it takes, its one default. auto is keep for a
+ * registry or an OCI output; rename commands (tag -o ...) default to keep: a rename recompresses nothing.
+ */
+export function layersOption(defaultPolicy: LayerPolicy = 'auto'): Option {
+  return new Option('--layers <policy>', 'layer compression: keep (as they are), gzip, zstd or uncompressed (recompressed), auto (keep, but zstd becomes gzip in docker-archive and hybrid, which docker 20.10 cannot read)')
+    .choices(['auto', 'keep', 'gzip', 'zstd', 'uncompressed'])
+    .default(defaultPolicy);
+}
+
 export function addOutputOptions(cmd: Command, required = true, { compress = true } = {}): Command {
-  const o = required ? cmd.requiredOption('-o, --output <path>', 'output file, DIR/ for an OCI layout, store:, docker://REF, docker://REGISTRY[/PREFIX]/, or - for standard output') : cmd.option('-o, --output <path>', 'write here instead of rewriting the source in place');
+  const where = 'output file, DIR/ for an OCI layout, store:, docker://REF, docker://REGISTRY[/PREFIX]/, or - for standard output';
+  const o = required ? cmd.requiredOption('-o, --output <path>', where) : cmd.option('-o, --output <path>', `write the images here: ${where} (default: the local store)`);
   o.addOption(new Option('--format <format>', 'output format').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']));
   if (compress) o.option('--compress <none|gzip|zstd>', 'wrap the output (-o x.tar.gz implies gzip, x.tar.zst zstd)');
   return o
-    .addOption(new Option('--layers <policy>', 'layer compression: keep, gzip, zstd, uncompressed (default: keep, but zstd becomes gzip for docker-archive and hybrid)').choices(['keep', 'gzip', 'zstd', 'uncompressed', 'auto']).default('auto'))
+    .addOption(layersOption())
     .option('--zstd-level <n>', `zstd level for --layers zstd and --compress zstd, ${ZSTD_MIN_LEVEL}-${ZSTD_MAX_LEVEL} (default: 3)`)
     .option('--json', 'print a JSON report on standard output')
     .option('--no-space-check', 'do not check the free space of the destination first')
@@ -167,7 +178,7 @@ export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer
     const where = extra.inPlace ? `${extra.inPlace} in place` : out.target === '-' ? 'standard output' : out.target;
     if (report.transfer) {
       const t = report.transfer;
-      ctx.io.err(`${t.volumes.length} volume${t.volumes.length === 1 ? '' : 's'}: ${t.volumes.map((v) => `${v.name} (${humanSize(v.size)})`).join(', ')}; manifest ${out.target}.imgpack.json`);
+      ctx.io.err(`${t.volumes.length} volume${t.volumes.length === 1 ? '' : 's'}: ${t.volumes.map((v) => `${v.name} (${out.volumeSize ? sizeIn(v.size, out.volumeUnit) : humanSize(v.size)})`).join(', ')}; manifest ${out.target}.imgpack.json`);
     }
     if (report.blobsOmitted !== undefined || extra.delta) ctx.io.err(`Delta: ${report.blobsOmitted ?? 0} blob${report.blobsOmitted === 1 ? '' : 's'} (${humanSize(report.bytesOmitted ?? 0)}) left out, as the inventory lists them`);
     ctx.io.err(`${extra.inPlace ? 'Rewrote' : 'Wrote'} ${where} (${out.format}${out.compress !== 'none' ? ', ' + out.compress : ''}): ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsWritten} blob${report.blobsWritten === 1 ? '' : 's'}, ${humanSize(report.bytesWritten)}${report.bytesDeduplicated ? `; deduplication saved ${humanSize(report.bytesDeduplicated)}` : ''}`);

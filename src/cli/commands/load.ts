@@ -3,7 +3,7 @@ import type { CommandContext } from '../context.js';
 import { collect } from '../context.js';
 import { loadIntoStore } from '../../ops/store-ops.js';
 import { familiarName } from '../../model/reference.js';
-import { humanSize } from '../format.js';
+import { count, humanSize } from '../format.js';
 import { printJson } from '../io.js';
 import { progressFor, type Progress } from '../progress.js';
 import { withSources } from '../write-common.js';
@@ -48,13 +48,15 @@ Examples:
           progress!.update(e.bytes, e.current);
         }).finally(() => progress?.done());
         if (flags.json) {
-          printJson(ctx.io, { loaded: results.map((r) => ({ source: r.source, names: r.names, unnamed: r.unnamed, blobsWritten: r.report.blobsWritten, bytesWritten: r.report.bytesWritten })) });
+          printJson(ctx.io, { loaded: results.map((r) => ({ source: r.source, names: r.names, unnamed: r.unnamed, blobsWritten: r.added.blobs, bytesWritten: r.added.bytes, blobsPresent: r.present.blobs, bytesPresent: r.present.bytes })) });
           return;
         }
         for (const r of results) {
           for (const n of r.names) ctx.io.out(`Loaded image: ${familiarName(n)}`);
           for (const id of r.unnamed) ctx.io.out(`Loaded image ID: ${id}`);
-          if (!ctx.io.quiet) ctx.io.err(`${r.source}: ${humanSize(r.report.bytesWritten)} added to the store${r.report.bytesDeduplicated ? `, ${humanSize(r.report.bytesDeduplicated)} shared` : ''}`);
+          if (ctx.io.quiet) continue;
+          ctx.io.err(r.added.blobs ? `${r.source}: ${humanSize(r.added.bytes)} added to the store (${count(r.added.blobs, 'blob')})` : `${r.source}: nothing added to the store`);
+          if (r.present.blobs) ctx.io.err(`${r.source}: ${humanSize(r.present.bytes)} already in the store (${count(r.present.blobs, 'blob')}), not written again`);
         }
       }, ctx);
     });
