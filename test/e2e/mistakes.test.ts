@@ -1,7 +1,7 @@
 /**
-^ * Issue 13: mistakes that used to go unnoticed. A command that only reads the store never creates
- * one (item 14): a mistyped --store
- * used to create an empty store that `verify store:` then called OK.
+ * Issue 13: mistakes that used to go unnoticed. A command that only reads the store never creates
+ * one (item 14): a mistyped --store used to create an empty store that `verify store:` then
+ * called OK.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
