@@ -45,6 +45,17 @@ export function spoolDir(): string {
   return dir;
 }
 
+/**
+ * Removes this process's spool directory now; the next spool makes a new one. For a process that
+ * runs many commands and outlives them (a test worker), where the removal at exit may not come.
+ */
+export function removeSpoolDir(): void {
+  if (!dir) return;
+  releaseTemp(dir);
+  rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+}
+
 /** --tmpdir DIR (CLI.md): where spooled temporaries go; created on first use, under DIR. */
 export function setSpoolBase(base: string | undefined): void {
   if (base === chosenBase) return;

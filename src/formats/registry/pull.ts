@@ -308,6 +308,7 @@ async function downloadBlob(client: RegistryClient, b: Descriptor, target: strin
     const append = have > 0 && res.status === 206; // a registry that ignores Range sends it all again
     resumed ||= append;
     let size = append ? have : 0;
+    const file = createWriteStream(temp, { flags: append ? 'a' : 'w' });
     try {
       await pipeline(res.body, new Transform({
         transform(chunk: Buffer, _e, cb) {
@@ -317,9 +318,12 @@ async function downloadBlob(client: RegistryClient, b: Descriptor, target: strin
           onBytes(chunk.length);
           cb(null, chunk);
         },
-      }), createWriteStream(temp, { flags: append ? 'a' : 'w' }), { signal: cancelSignal });
+      }), file, { signal: cancelSignal });
       break;
     } catch (e) {
+      // The file's writes still in flight land before the next attempt measures what it has: a
+      // Range from a size measured too early appended bytes twice (seen under load).
+      if (!file.closed) await new Promise<void>((r) => file.once('close', () => r()));
       throwIfCancelled(); // stopped: the .part stays for the next run (pull-cache.ts)
       if (e instanceof ImgpackError) throw e;
       checkStopped(signal, subject);
