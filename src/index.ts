@@ -35,6 +35,8 @@ export { exportImage, flatten, type ExportReport } from './ops/export.js';
 export { exportToDirectory, type ExportDirOptions } from './ops/export-dir.js';
 export { repairVolumes, type RepairResult } from './ops/repair.js';
 export { generateKey, signManifest, checkTrust } from './ops/signing.js';
+export { verifyCosign, requireSigned, readCosignKey, type CosignKey, type CosignReport, type ImageVerdict, type CosignVerifyOptions } from './ops/cosign-verify.js';
+export { AttachedFinder, type AttachedManifest } from './formats/registry/referrers.js';
 export { runImageSet, readFailureReport, writeFailureReport, pinnedReference, type ImageSetOptions, type ImageSetReport, type ImageSetSummary, type ResolvedImage, type SetFailure, type SetNote, type SetProgress, type Delivery, type LockInfo, type FailureReport, type RetryEntry } from './ops/image-sets.js';
 export { readSetFiles, parseSetFile, entryKey, type ImageSet, type SetEntry, type PlatformChoice } from './ops/set-file.js';
 export { selectTags, checkTagFilter, type TagFilter } from './ops/tag-filter.js';

@@ -3,7 +3,7 @@
  * place that turns errors into a one-line message and an exit code (CLI.md). Nothing below the
  * CLI prints.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { ImgpackError } from '../errors.js';
 import { processIo, type Io } from './io.js';
 import type { CommandContext } from './context.js';
@@ -70,6 +70,14 @@ export async function commandsFor(args: string[]): Promise<CommandModule[]> {
   return Promise.all(COMMANDS.map((c) => c.load()));
 }
 
+/** Help without "(default: [])": a repeatable option starts empty, which says nothing. */
+const HELP = {
+  optionDescription(this: Help, option: Option): string {
+    const emptyList = Array.isArray(option.defaultValue) && option.defaultValue.length === 0;
+    return Help.prototype.optionDescription.call(this, emptyList ? Object.assign(Object.create(option) as Option, { defaultValue: undefined }) : option);
+  },
+};
+
 export function buildProgram(ctx: CommandContext, commands: CommandModule[]): Command {
   const program = new Command('imgpack')
     .description('Read, verify, convert, merge and split docker save archives and OCI image layouts, without a daemon.')
@@ -102,9 +110,10 @@ Examples:
     setSpoolBase(o.tmpdir);
   });
   for (const c of commands) c.register(program, ctx);
+  program.configureHelp(HELP);
   for (const sub of program.commands) {
-    sub.exitOverride().configureOutput(program.configureOutput());
-    for (const nested of sub.commands) nested.exitOverride().configureOutput(program.configureOutput());
+    sub.exitOverride().configureOutput(program.configureOutput()).configureHelp(HELP);
+    for (const nested of sub.commands) nested.exitOverride().configureOutput(program.configureOutput()).configureHelp(HELP);
   }
   return program;
 }

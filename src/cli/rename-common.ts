@@ -11,14 +11,14 @@ import type { CommandContext } from './context.js';
 import { printJson } from './io.js';
 import { isStoreSpec } from '../formats/store/store.js';
 import { renameInStore } from '../ops/store-ops.js';
-import { runWrite, withSources, type WriteFlags } from './write-common.js';
+import { layersOption, runWrite, withSources, type WriteFlags } from './write-common.js';
 
 export function addRenameOutputOptions(cmd: Command): Command {
   return cmd
     .option('-o, --output <path>', 'write the result here; without -o the source is rewritten in place, atomically')
     .addOption(new Option('--format <format>', 'output format (default: the source\'s)').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']))
     .option('--compress <none|gzip>', 'wrap the output (default: as the source, or as -o implies)')
-    .addOption(new Option('--layers <policy>', 'layer compression').choices(['keep', 'gzip', 'uncompressed', 'auto']).default('keep'))
+    .addOption(layersOption('keep'))
     .option('--json', 'print a JSON report')
     .option('--no-space-check', 'do not check the free space of the destination first');
 }
@@ -40,7 +40,7 @@ export async function runRename(ctx: CommandContext, spec: string, flags: WriteF
       return p.roots;
     });
     if (flags.json) printJson(ctx.io, { output: spec, format: 'store', names: index.flatMap((d) => d.annotations?.['io.containerd.image.name'] ?? []), ...extra });
-    else if (!ctx.io.quiet) ctx.io.err(`Updated the store's names (${index.length} entries)`);
+    else if (!ctx.io.quiet) ctx.io.err(`Updated the store's names (${index.length} ${index.length === 1 ? 'entry' : 'entries'})`);
     return;
   }
   await withSources([spec], async ([source]) => {

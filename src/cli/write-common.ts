@@ -1,7 +1,7 @@
 /** Options and reporting shared by every command that writes an archive. */
 import { Option, type Command } from 'commander';
 import { invalid, usage } from '../errors.js';
-import { openSource, type ArchiveSource } from '../formats/source.js';
+import { openSource, type ArchiveSource, type OpenOptions } from '../formats/source.js';
 import type { CopyReport, LayerPolicy } from '../ops/copy.js';
 import type { Plan } from '../ops/plan.js';
 import { estimateSize, refuseOverwritingInput, resolveOutput, writePlan, type ResolvedOutput } from '../ops/write.js';
@@ -14,7 +14,7 @@ import type { Exclusion } from '../model/delta.js';
 import { readExclusion } from '../ops/inventory.js';
 import { checkSigningKey, signManifest } from '../ops/signing.js';
 import { familiarName } from '../model/reference.js';
-import { humanSize, short } from './format.js';
+import { humanSize, short, sizeIn } from './format.js';
 import { printJson } from './io.js';
 import { collect, type CommandContext } from './context.js';
 import { ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from '../io/zstd-encoder.js';
@@ -46,12 +46,23 @@ export function addSelectOptions(cmd: Command): Command {
     .option('--all-platforms', 'keep every platform (the default)');
 }
 
+/**
+ * `--layers`, the same everywhere: every value it takes, its one default. auto is keep for a
+ * registry or an OCI output; rename commands (tag -o ...) default to keep: a rename recompresses nothing.
+ */
+export function layersOption(defaultPolicy: LayerPolicy = 'auto'): Option {
+  return new Option('--layers <policy>', 'layer compression: keep (as they are), gzip, zstd or uncompressed (recompressed), auto (keep, but zstd becomes gzip in docker-archive and hybrid, which docker 20.10 cannot read)')
+    .choices(['auto', 'keep', 'gzip', 'zstd', 'uncompressed'])
+    .default(defaultPolicy);
+}
+
 export function addOutputOptions(cmd: Command, required = true, { compress = true } = {}): Command {
-  const o = required ? cmd.requiredOption('-o, --output <path>', 'output file, DIR/ for an OCI layout, store:, docker://REF, docker://REGISTRY[/PREFIX]/, or - for standard output') : cmd.option('-o, --output <path>', 'write here instead of rewriting the source in place');
+  const where = 'output file, DIR/ for an OCI layout, store:, docker://REF, docker://REGISTRY[/PREFIX]/, or - for standard output';
+  const o = required ? cmd.requiredOption('-o, --output <path>', where) : cmd.option('-o, --output <path>', `write the images here: ${where} (default: the local store)`);
   o.addOption(new Option('--format <format>', 'output format').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']));
   if (compress) o.option('--compress <none|gzip|zstd>', 'wrap the output (-o x.tar.gz implies gzip, x.tar.zst zstd)');
   return o
-    .addOption(new Option('--layers <policy>', 'layer compression: keep, gzip, zstd, uncompressed (default: keep, but zstd becomes gzip for docker-archive and hybrid)').choices(['keep', 'gzip', 'zstd', 'uncompressed', 'auto']).default('auto'))
+    .addOption(layersOption())
     .option('--zstd-level <n>', `zstd level for --layers zstd and --compress zstd, ${ZSTD_MIN_LEVEL}-${ZSTD_MAX_LEVEL} (default: 3)`)
     .option('--json', 'print a JSON report on standard output')
     .option('--no-space-check', 'do not check the free space of the destination first')
@@ -89,7 +100,7 @@ export function platformOf(flags: WriteFlags): Platform | undefined {
 }
 
 /** Opens every source; closes them all when `work` ends, however it ends. */
-export async function withSources<T>(specs: string[], work: (sources: ArchiveSource[]) => Promise<T>, ctx?: CommandContext, opts: { platform?: Platform } = {}): Promise<T> {
+export async function withSources<T>(specs: string[], work: (sources: ArchiveSource[]) => Promise<T>, ctx?: CommandContext, opts: { platform?: Platform; referrers?: OpenOptions['referrers'] } = {}): Promise<T> {
   if (specs.filter((s) => s === '-').length > 1) throw usage('usage', 'standard input can be read only once');
   const sources: ArchiveSource[] = [];
   let failed = true;
@@ -99,7 +110,7 @@ export async function withSources<T>(specs: string[], work: (sources: ArchiveSou
       const progress = ctx && (s === '-' || s.startsWith('docker://')) ? progressFor(ctx, s === '-' ? '' : `pulling ${s.slice('docker://'.length)}`, 0) : undefined;
       if (s === '-') await progress?.phase('reading standard input');
       try {
-        sources.push(await openSource(s, { platform: opts.platform, onProgress: (e) => progress?.update(e.bytes, e.current, e.total) }));
+        sources.push(await openSource(s, { platform: opts.platform, referrers: opts.referrers, onProgress: (e) => progress?.update(e.bytes, e.current, e.total) }));
       } finally {
         progress?.done();
       }
@@ -167,7 +178,7 @@ export function reportWrite(ctx: CommandContext, report: CopyReport & { transfer
     const where = extra.inPlace ? `${extra.inPlace} in place` : out.target === '-' ? 'standard output' : out.target;
     if (report.transfer) {
       const t = report.transfer;
-      ctx.io.err(`${t.volumes.length} volume${t.volumes.length === 1 ? '' : 's'}: ${t.volumes.map((v) => `${v.name} (${humanSize(v.size)})`).join(', ')}; manifest ${out.target}.imgpack.json`);
+      ctx.io.err(`${t.volumes.length} volume${t.volumes.length === 1 ? '' : 's'}: ${t.volumes.map((v) => `${v.name} (${out.volumeSize ? sizeIn(v.size, out.volumeUnit) : humanSize(v.size)})`).join(', ')}; manifest ${out.target}.imgpack.json`);
     }
     if (report.blobsOmitted !== undefined || extra.delta) ctx.io.err(`Delta: ${report.blobsOmitted ?? 0} blob${report.blobsOmitted === 1 ? '' : 's'} (${humanSize(report.bytesOmitted ?? 0)}) left out, as the inventory lists them`);
     ctx.io.err(`${extra.inPlace ? 'Rewrote' : 'Wrote'} ${where} (${out.format}${out.compress !== 'none' ? ', ' + out.compress : ''}): ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsWritten} blob${report.blobsWritten === 1 ? '' : 's'}, ${humanSize(report.bytesWritten)}${report.bytesDeduplicated ? `; deduplication saved ${humanSize(report.bytesDeduplicated)}` : ''}`);
@@ -185,4 +196,15 @@ export function printPushed(ctx: CommandContext, pushed: PushedRepository[]): vo
     const how = [`${r.uploaded} blob${r.uploaded === 1 ? '' : 's'} uploaded (${humanSize(r.bytesUploaded)})`, r.mounted ? `${r.mounted} mounted` : '', `${r.present} already there`].filter(Boolean).join(', ');
     for (const n of r.names) ctx.io.out(`Pushed: ${n} (${how})`);
   }
+}
+
+/** --no-referrers and --referrers-type: what comes along with images read from a registry. */
+export function addReferrerOptions(cmd: Command): Command {
+  return cmd
+    .option('--no-referrers', 'leave the signatures, attestations, SBOMs and other referrers of the images in the registry')
+    .option('--referrers-type <media-type>', 'only referrers of this artifact type (repeatable; also matches a config or layer media type, e.g. application/vnd.dev.cosign.simplesigning.v1+json for cosign signatures)', collect, []);
+}
+
+export function referrersOf(flags: { referrers?: boolean; referrersType?: string[] }): OpenOptions['referrers'] {
+  return flags.referrers === false ? false : { types: flags.referrersType?.length ? flags.referrersType : undefined };
 }

@@ -95,6 +95,8 @@ export interface OpenOptions {
   signal?: AbortSignal;
   /** docker:// sources: download progress. */
   onProgress?: PullOptions['onProgress'];
+  /** docker:// sources: the referrers that come along (default: all). */
+  referrers?: PullOptions['referrers'];
 }
 
 export async function openSource(spec: string, opts: OpenOptions = {}): Promise<ArchiveSource> {

@@ -15,7 +15,7 @@ import { looksLikeCutHeader, looksLikeTar } from './tar-index.js';
 import { registerTemp, spoolDir } from './temp.js';
 import { cancelSignal, unlessCancelled } from './cancel.js';
 import type { Problem } from '../model/catalog.js';
-import { blocksReading, checkVolumes, findVolumeSet, VolumeError, volumeFile, type VolumeSet } from './volumes.js';
+import { blocksReading, checkVolumes, findVolumeSet, laterVolumeError, laterVolumeOf, VolumeError, volumeFile, type VolumeSet } from './volumes.js';
 
 export interface OpenedInput {
   tree: FileTree;
@@ -38,6 +38,8 @@ export async function openInput(spec: string): Promise<OpenedInput> {
   }
   // A volume of a loadable set is a complete archive: it opens as one.
   if (volumes && !volumes.loadable) return openVolumes(volumes, spec);
+  const later = laterVolumeOf(spec);
+  if (later?.certain) throw laterVolumeError(later, spec);
   let st;
   try {
     st = await stat(spec);
@@ -68,6 +70,7 @@ export async function openInput(spec: string): Promise<OpenedInput> {
   if (compression === 'none') {
     if (head.length === 0) throw invalid('not-an-archive', 'not an image archive: the file is empty', spec);
     if (looksLikeCutHeader(head)) throw truncated(spec, `it ends inside the first header (byte ${head.length} of 512)`);
+    if (!looksLikeTar(head) && later) throw laterVolumeError(later, spec);
     if (!looksLikeTar(head)) throw invalid('not-an-archive', 'not an image archive: neither a tar file nor a compressed one', spec);
     return { tree: await TarTree.open(spec), compression, display: spec };
   }

@@ -30,6 +30,14 @@ export function parseSize(input: string): number {
   return n;
 }
 
+export type SizeUnit = 'KiB' | 'MiB' | 'GiB' | 'TiB';
+
+/** The binary unit a size was given in (`300M`: MiB), to report sizes back in it; undefined for plain bytes and fat32. */
+export function sizeUnitOf(input: string): SizeUnit | undefined {
+  const m = /^\d+(?:\.\d+)?([KMGT])i?B?$/i.exec(input.trim());
+  return m ? (`${m[1].toUpperCase()}iB` as SizeUnit) : undefined;
+}
+
 export interface TransferManifest {
   kind: 'imgpack-transfer';
   version: 1;
@@ -63,6 +71,17 @@ export function volumeName(target: string, n: number): string {
 
 export function manifestPathOf(target: string): string {
   return `${target}${MANIFEST_SUFFIX}`;
+}
+
+/**
+ * The transfer manifest a named input would have: FILE.imgpack.json for FILE, for any volume
+ * FILE.NNN of a set (present or not), and for the manifest itself.
+ */
+export function manifestPathFor(spec: string): string {
+  if (spec.endsWith(MANIFEST_SUFFIX)) return spec;
+  const volume = /^(.+)\.\d{3}$/.exec(spec);
+  // A single file that happens to end in .NNN, signed on its own, has FILE.NNN.imgpack.json.
+  return volume && !existsSync(manifestPathOf(spec)) ? manifestPathOf(volume[1]) : manifestPathOf(spec);
 }
 
 /**
@@ -256,6 +275,44 @@ export function findVolumeSet(spec: string): VolumeSet | undefined {
   return { base, files };
 }
 
+/**
+ * FILE.002, FILE.003, ... of a byte-split set (FILE.001 or FILE.imgpack.json beside it): not an
+ * archive of its own, so the reader asks for the first volume instead. `certain` when the
+ * manifest says the set is a byte split; without one, only a volume that is not a tar is one.
+ */
+export function laterVolumeOf(spec: string): { n: number; first: string; manifest: string; certain: boolean } | undefined {
+  const m = /^(.+)\.(\d{3})$/.exec(spec);
+  if (!m || Number(m[2]) < 2) return undefined;
+  const [base, n] = [m[1], Number(m[2])];
+  const manifest = manifestPathOf(base);
+  const first = volumeName(base, 1);
+  if (existsSync(manifest)) {
+    try {
+      const doc = JSON.parse(readFileSync(manifest, 'utf8')) as TransferManifest;
+      if (doc.loadable) return undefined; // each volume is an archive of its own
+      return { n, first, manifest, certain: true };
+    } catch {
+      return { n, first, manifest, certain: false };
+    }
+  }
+  return existsSync(first) ? { n, first, manifest, certain: false } : undefined;
+}
+
+export function laterVolumeError(v: { n: number; first: string; manifest: string }, spec: string): ImgpackError {
+  return usage('later-volume', `${basename(spec)} is volume ${v.n} of a set, not an archive of its own: name the first volume, ${v.first}${existsSync(v.manifest) ? ` (or ${v.manifest})` : ''}`, spec);
+}
+
+/** Why `spec` names no volume set, for the commands that need one (repair, join). */
+export function noVolumeSetError(spec: string): ImgpackError {
+  const later = laterVolumeOf(spec);
+  if (later) return laterVolumeError(later, spec);
+  const first = /^(.+)\.001$/.exec(spec);
+  if (first && !existsSync(spec)) {
+    return usage('enoent', `${basename(spec)} is missing, and so is the transfer manifest ${basename(manifestPathOf(first[1]))}: nothing here says what the set held`, spec);
+  }
+  return usage('usage', 'name the first volume (FILE.001) or the transfer manifest (FILE.imgpack.json)', spec);
+}
+
 /** One volume (data or parity) checked against the manifest. */
 export interface VolumeCheck {
   file: string;
@@ -321,7 +378,7 @@ export async function checkVolumes(set: VolumeSet): Promise<Problem[]> {
   const checks = await checkEachVolume(set);
   for (const c of checks) if (c.problem) problems.push(c.problem);
   const extra = volumeName(set.base, set.manifest.volumes.length + 1);
-  if (existsSync(extra) && !set.manifest.volumes.some((v) => v.name === basename(extra))) problems.push({ code: 'volume-extra', message: `${basename(extra)} is not part of this set (the manifest lists ${set.manifest.volumes.length} volumes)`, subject: extra });
+  if (existsSync(extra) && !set.manifest.volumes.some((v) => v.name === basename(extra))) problems.push({ code: 'volume-extra', message: `${basename(extra)} is not part of this set (the manifest lists ${set.manifest.volumes.length} volume${set.manifest.volumes.length === 1 ? '' : 's'})`, subject: extra });
   problems.sort((a, b) => a.subject.localeCompare(b.subject));
   const outlook = repairOutlook(set, checks);
   if (outlook && outlook.parityVolumes > 0) problems.push(outlookProblem(set, outlook));

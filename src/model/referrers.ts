@@ -57,3 +57,11 @@ export function referrersFallbackTag(subject: Digest): string {
 export function hasOnlyNonTarLayers(layers: Descriptor[] | undefined): boolean {
   return Array.isArray(layers) && layers.length > 0 && layers.every((l) => typeof l.mediaType === 'string' && !isLayerMediaType(l.mediaType));
 }
+
+/** A referrer's descriptor as the spec lists it: artifactType (else the config's media type) and annotations. */
+export function referrerDescriptor(digest: string, size: number, mediaType: string, json: Record<string, unknown>): Descriptor {
+  const config = json.config as Descriptor | undefined;
+  const artifactType = typeof json.artifactType === 'string' ? json.artifactType : config?.mediaType;
+  const annotations = json.annotations as Record<string, string> | undefined;
+  return { mediaType, digest, size, ...(artifactType ? { artifactType } : {}), ...(annotations && Object.keys(annotations).length ? { annotations } : {}) };
+}

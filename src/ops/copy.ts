@@ -134,6 +134,11 @@ class CopyEngine {
     const index: Descriptor[] = [];
     const docker: DockerEntry[] = [];
     const dockerByImage = new Map<string, DockerEntry>();
+    const artifacts = plan.roots.filter((r) => r.node.kind === 'artifact').length;
+    if (artifacts && !this.sink.writesManifests) {
+      // docker-archive: manifest.json lists images only; there is nowhere to put them.
+      this.warn(`${artifacts} signature${artifacts === 1 ? '' : 's'}, attestation${artifacts === 1 ? '' : 's'} or SBOM${artifacts === 1 ? '' : 's'} left out: a docker-archive cannot hold them (write oci-archive, hybrid or an OCI layout to keep them)`);
+    }
     for (const root of plan.roots) {
       if (this.sink.writesManifests) {
         const desc = await this.emitNode(root.source, root.node);
@@ -340,7 +345,10 @@ class CopyEngine {
   }
 
   private warnZstd(): void {
-    const w = `zstd layers in a ${this.sink.format}: docker 20.10 cannot load it ("invalid tar header"); docker 23 and later, containerd, podman and skopeo can (--layers gzip for every reader)`;
+    this.warn(`zstd layers in a ${this.sink.format}: docker 20.10 cannot load it ("invalid tar header"); docker 23 and later, containerd, podman and skopeo can (--layers gzip for every reader)`);
+  }
+
+  private warn(w: string): void {
     if (!this.report.warnings.includes(w)) this.report.warnings.push(w);
   }
 

@@ -24,7 +24,8 @@ export interface DiffReport {
   b: { id: string; names: string[] };
   layers: { shared: string[]; onlyA: string[]; onlyB: string[] };
   config: { field: string; a: unknown; b: unknown }[];
-  files: { added: string[]; removed: string[]; changed: { path: string; fields: string[] }[] };
+  /** A changed file: which fields differ, with their values in A and in B. */
+  files: { added: string[]; removed: string[]; changed: { path: string; fields: (keyof FileInfo)[]; a: Partial<FileInfo>; b: Partial<FileInfo> }[] };
 }
 
 const CONFIG_FIELDS = ['Cmd', 'Entrypoint', 'Env', 'Labels', 'User', 'WorkingDir', 'ExposedPorts', 'Volumes', 'StopSignal', 'OnBuild', 'Healthcheck'];
@@ -70,7 +71,7 @@ export async function diffImages(sa: ArchiveSource, a: ImageRecord, sb: ArchiveS
         continue;
       }
       const fields = (['type', 'mode', 'uid', 'gid', 'size', 'linkname', 'digest'] as const).filter((k) => x[k] !== y[k]);
-      if (fields.length) files.changed.push({ path, fields });
+      if (fields.length) files.changed.push({ path, fields, a: pick(x, fields), b: pick(y, fields) });
     }
     for (const path of fb.keys()) if (!fa.has(path)) files.added.push(path);
     files.added.sort();
@@ -79,4 +80,8 @@ export async function diffImages(sa: ArchiveSource, a: ImageRecord, sb: ArchiveS
   }
   const same = a.id === b.id || (layers.onlyA.length === 0 && layers.onlyB.length === 0 && config.length === 0 && !files.added.length && !files.removed.length && !files.changed.length);
   return { same, a: { id: a.id, names: a.repoTags }, b: { id: b.id, names: b.repoTags }, layers, config, files };
+}
+
+function pick(info: FileInfo, fields: (keyof FileInfo)[]): Partial<FileInfo> {
+  return Object.fromEntries(fields.map((f) => [f, info[f]])) as Partial<FileInfo>;
 }

@@ -1,5 +1,6 @@
 /** What an output is: its target, format, outer compression and volume settings (resolveOutput in write.ts makes one). */
 import type { OutputFormat } from '../formats/sinks/sink.js';
+import type { SizeUnit } from '../io/volumes.js';
 
 export const OUTPUT_FORMATS: OutputFormat[] = ['hybrid', 'docker-archive', 'oci-archive', 'oci-layout'];
 export type OuterCompression = 'none' | 'gzip' | 'zstd';
@@ -22,6 +23,8 @@ export interface ResolvedOutput {
   compress: OuterCompression;
   /** Split into FILE.001, FILE.002, ... of at most this many bytes, with FILE.imgpack.json. */
   volumeSize?: number;
+  /** The binary unit --volume-size was given in, for reports. */
+  volumeUnit?: SizeUnit;
   /** Parity volumes FILE.p01... (with volumeSize). */
   parity?: number;
   /** A single file gets FILE.imgpack.json too. */

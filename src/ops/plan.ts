@@ -109,9 +109,9 @@ export function rootsNamed(source: ArchiveSource, name: string, only: { platform
     if (only.manifests) return img.manifests.some((m) => !!m.digest && only.manifests!.has(m.digest));
     return !only.platforms?.length || only.platforms.some((p) => platformMatches(img.platform, p));
   };
-  return rootsOf(source)
+  return withAttachedArtifacts(source, rootsOf(source)
     .filter((r) => r.node.kind !== 'artifact' && r.names.includes(name))
-    .flatMap((r) => restrict({ ...r, names: [name] }, keep));
+    .flatMap((r) => restrict({ ...r, names: [name] }, keep)));
 }
 
 /** Applies --image and --platform to a source's roots. */
@@ -147,12 +147,27 @@ function dropOrphanArtifacts(source: ArchiveSource, roots: PlanRoot[]): PlanRoot
       n.images.forEach((i) => i.manifests.forEach((m) => m.digest && (!n.keep || n.keep.has(m.digest)) && kept.add(m.digest)));
     }
   }
-  return roots.filter((r) => {
-    if (r.node.kind !== 'artifact') return true;
-    const digest = r.node.descriptor.digest;
-    const a = source.catalog.artifacts.find((x) => x.digest === digest);
-    return !a?.refersTo || kept.has(a.refersTo);
-  });
+  // An artifact kept makes what refers to it kept too (a signature of an attestation).
+  const refersTo = (r: PlanRoot) => (r.node.kind === 'artifact' ? source.catalog.artifacts.find((x) => x.digest === (r.node as { descriptor: Descriptor }).descriptor.digest)?.refersTo : undefined);
+  const keptArtifacts = new Set<PlanRoot>();
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const r of roots) {
+      if (r.node.kind !== 'artifact' || keptArtifacts.has(r)) continue;
+      const to = refersTo(r);
+      if (to && !kept.has(to)) continue;
+      keptArtifacts.add(r);
+      kept.add(r.node.descriptor.digest);
+      grew = true;
+    }
+  }
+  return roots.filter((r) => r.node.kind !== 'artifact' || keptArtifacts.has(r));
+}
+
+/** The artifact roots of a source that belong to the given roots (their signatures, SBOMs...). */
+export function withAttachedArtifacts(source: ArchiveSource, roots: PlanRoot[]): PlanRoot[] {
+  const artifacts = rootsOf(source).filter((r) => r.node.kind === 'artifact' && !roots.some((x) => x.node.kind === 'artifact' && x.node.descriptor.digest === (r.node as { descriptor: Descriptor }).descriptor.digest));
+  return dropOrphanArtifacts(source, [...roots, ...artifacts]);
 }
 
 /** Keeps a root whole, filters an index's children, or drops the root. */

@@ -10,6 +10,7 @@ import { formatFull, parseReference, parseReferenceOrThrow, repositoryOf } from 
 import { copy, type CopyOptions, type CopyReport } from './copy.js';
 import type { Plan, PlanRoot } from './plan.js';
 import { newName, type PrefixRule } from './rename.js';
+import { cosignTagSubject } from '../model/referrers.js';
 
 export type PushTarget =
   /** Every image under its own path: REGISTRY[/PREFIX] and/or rename rules. */
@@ -20,6 +21,8 @@ export type PushTarget =
 export interface PushedRepository {
   repository: string;
   names: string[];
+  /** Signatures, attestations, SBOMs and referrers put beside the images. */
+  attached: number;
   uploaded: number;
   mounted: number;
   present: number;
@@ -56,9 +59,16 @@ export interface PushPlanOptions extends PushOptions, Pick<CopyOptions, 'onProgr
 
 export async function pushPlan(plan: Plan, target: PushTarget, opts: PushPlanOptions = {}): Promise<PushReport> {
   const byRepo = groupByRepository(plan.roots.filter((r) => r.node.kind !== 'artifact'), target, opts.onUnnamed);
+  const artifacts = plan.roots.filter((r) => r.node.kind === 'artifact');
+  const warnings: string[] = [];
+  if (artifacts.length && opts.layers && opts.layers !== 'keep') {
+    warnings.push(`${artifacts.length} signatures, attestations or SBOMs left out: recompressed layers change the manifests they name`);
+  } else {
+    attachArtifacts(byRepo, artifacts);
+  }
   await opts.prepare?.([...byRepo.keys()]);
   const session = opts.session ?? new PushSession();
-  const report: PushReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [], warnings: [], pushed: [] };
+  const report: PushReport = { images: 0, blobsWritten: 0, bytesWritten: 0, bytesDeduplicated: 0, changedManifests: [], platformChoices: [], warnings, pushed: [] };
   let bytesBefore = 0;
   const sinks: RegistrySink[] = [];
   for (const [repo, roots] of byRepo) {
@@ -70,11 +80,45 @@ export async function pushPlan(plan: Plan, target: PushTarget, opts: PushPlanOpt
     report.blobsWritten += sink.pushed.length;
     report.bytesWritten += sink.bytesUploaded;
     report.changedManifests.push(...r.changedManifests);
-    report.pushed.push({ repository: repo, names: roots.flatMap((x) => x.names), uploaded: sink.pushed.length, mounted: sink.mounted.length, present: sink.skipped, bytesUploaded: sink.bytesUploaded });
+    for (const w of r.warnings) if (!report.warnings.includes(w)) report.warnings.push(w);
+    report.pushed.push({ repository: repo, names: roots.filter((x) => x.node.kind !== 'artifact').flatMap((x) => x.names), attached: roots.filter((x) => x.node.kind === 'artifact').length, uploaded: sink.pushed.length, mounted: sink.mounted.length, present: sink.skipped, bytesUploaded: sink.bytesUploaded });
   }
   // Every blob and manifest of every repository is in; the names come last, all together.
   for (const sink of sinks) await sink.publishTags();
   return report;
+}
+
+/**
+ * Each artifact goes to every repository that receives the manifest it refers to (and, in turn,
+ * what refers to it: a signature of an attestation). A cosign artifact keeps its tag
+ * (`sha256-<hex>.sig`) in that repository, as cosign names it; an OCI referrer is put by digest.
+ */
+function attachArtifacts(byRepo: Map<string, PlanRoot[]>, artifacts: PlanRoot[]): void {
+  for (const [repo, roots] of byRepo) {
+    const held = new Set<string>();
+    for (const r of roots) for (const d of manifestDigests(r)) held.add(d);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const a of artifacts) {
+        if (a.node.kind !== 'artifact' || roots.includes(a) || held.has(a.node.descriptor.digest)) continue;
+        const digest = a.node.descriptor.digest;
+        const refersTo = a.source.catalog.artifacts.find((x) => x.digest === digest)?.refersTo;
+        if (!refersTo || !held.has(refersTo)) continue;
+        const tags = a.names.map((n) => cosignTagSubject(n) && parseReference(n).tag).filter((t): t is string => !!t);
+        roots.push({ ...a, names: [...new Set(tags)].map((t) => `${repo}:${t}`) });
+        held.add(digest);
+        grew = true;
+      }
+    }
+  }
+}
+
+/** The manifest digests a root puts in a registry: its own, and an index's children. */
+function manifestDigests(r: PlanRoot): string[] {
+  const n = r.node;
+  if (n.kind === 'manifest') return n.image.manifests.flatMap((m) => (m.digest ? [m.digest] : []));
+  if (n.kind === 'index') return [n.index.digest, ...n.images.flatMap((i) => i.manifests.flatMap((m) => (m.digest && (!n.keep || n.keep.has(m.digest)) ? [m.digest] : [])))];
+  return [n.descriptor.digest];
 }
 
 function groupByRepository(roots: PlanRoot[], target: PushTarget, onUnnamed?: () => void): Map<string, PlanRoot[]> {

@@ -9,7 +9,7 @@ import { invalid, usage } from '../errors.js';
 import { rebuildShards, type Shard } from '../io/parity.js';
 import { registerTemp, releaseTemp, siblingTempName } from '../io/temp.js';
 import { throwIfCancelled } from '../io/cancel.js';
-import { checkEachVolume, findVolumeSet } from '../io/volumes.js';
+import { checkEachVolume, findVolumeSet, manifestPathOf, noVolumeSetError } from '../io/volumes.js';
 
 export interface RepairResult {
   repaired: string[];
@@ -18,9 +18,13 @@ export interface RepairResult {
 
 export async function repairVolumes(spec: string): Promise<RepairResult> {
   const set = findVolumeSet(spec);
-  if (!set) throw usage('usage', 'name the first volume (FILE.001) or the transfer manifest (FILE.imgpack.json)', spec);
-  const parity = set.manifest?.parity;
-  if (!set.manifest || !parity) throw invalid('no-parity', 'this volume set has no parity volumes: nothing can be rebuilt', spec);
+  if (!set) throw noVolumeSetError(spec);
+  if (!set.manifest) {
+    const manifest = manifestPathOf(set.base);
+    throw usage('no-transfer-manifest', `the transfer manifest ${basename(manifest)} is missing: repair needs it (it gives every volume's size and sha256 and names the parity volumes); copy it beside ${basename(set.files[0])}`, manifest);
+  }
+  const parity = set.manifest.parity;
+  if (!parity) throw invalid('no-parity', 'this volume set has no parity volumes: nothing can be rebuilt', spec);
   const checks = await checkEachVolume(set);
   const damaged = checks.filter((c) => c.problem);
   if (damaged.length === 0) return { repaired: [], parityVolumes: parity.volumes.length };

@@ -13,7 +13,7 @@ import { basename } from 'node:path';
 import { writeFileAtomically } from '../io/atomic.js';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { fromSystemError, invalid, usage } from '../errors.js';
-import { findVolumeSet, manifestPathOf, type TransferManifest } from '../io/volumes.js';
+import { findVolumeSet, manifestPathFor, manifestPathOf, type TransferManifest } from '../io/volumes.js';
 
 export const SIGNATURE_SUFFIX = '.sig';
 
@@ -83,7 +83,7 @@ export function signManifest(manifestPath: string, keyPath: string): { signature
 export function checkTrust(spec: string, publicKeyPath: string): { open: string; manifest: TransferManifest; keyId: string } {
   const key = readKey(publicKeyPath, 'public');
   const set = findVolumeSet(spec);
-  const manifestPath = set ? manifestPathOf(set.base) : manifestPathOf(spec);
+  const manifestPath = set ? manifestPathOf(set.base) : manifestPathFor(spec);
   if (!existsSync(manifestPath)) throw invalid('unsigned', 'no transfer manifest, so no signature: the bundle cannot be trusted', manifestPath);
   const bytes = readFileSync(manifestPath);
   const sigPath = manifestPath + SIGNATURE_SUFFIX;

@@ -21,8 +21,14 @@ export const SIZE_ANNOTATION = 'dev.imgpack.uncompressed-size';
 export interface LoadResult {
   source: string;
   names: string[];
+  /** Signatures, attestations, SBOMs and other referrers that came with the images. */
+  attached: number;
   unnamed: string[];
   report: CopyReport;
+  /** What this input really added to the store: blobs (every content-addressed one) and bytes. */
+  added: { blobs: number; bytes: number };
+  /** What the store already held (or an earlier input of this load wrote): not written again. */
+  present: { blobs: number; bytes: number };
 }
 
 export interface LoadProgress {
@@ -59,14 +65,18 @@ export async function loadIntoStore(sources: ArchiveSource[], onProgress?: (e: L
   try {
     for (const s of sources) {
       const roots = rootsOf(s);
+      const before = { written: sink.written, bytesWritten: sink.bytesWritten, skipped: sink.skipped, bytesSkipped: sink.bytesSkipped };
       const report = await copy({ roots }, sink, { layers: 'keep', onProgress: (e) => onProgress?.({ phase: 'load', source: s.display, bytes: e.bytes, current: e.current }) }).catch((e) => {
         throw e instanceof ImgpackError && e.exitCode === 1 ? corruptInput(s, 1, e.line) : e;
       });
       results.push({
         source: s.display,
-        names: roots.flatMap((r) => r.names),
+        names: roots.filter((r) => r.node.kind !== 'artifact').flatMap((r) => r.names),
+        attached: roots.filter((r) => r.node.kind === 'artifact').length,
         unnamed: roots.filter((r) => r.names.length === 0 && r.node.kind === 'manifest').map((r) => (r.node.kind === 'manifest' ? r.node.image.id : '')),
         report,
+        added: { blobs: sink.written - before.written, bytes: sink.bytesWritten - before.bytesWritten },
+        present: { blobs: sink.skipped - before.skipped, bytes: sink.bytesSkipped - before.bytesSkipped },
       });
     }
     await sink.complete();

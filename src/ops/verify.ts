@@ -22,6 +22,7 @@ export interface VerifyReport {
   source: string;
   format: string | null;
   images: number;
+  /** Every content-addressed blob checked: manifests, indexes, configs and layers (what convert's "N blobs" counts). */
   blobsChecked: number;
   bytesChecked: number;
   problems: Problem[];
@@ -146,8 +147,12 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
   }
   // Metadata blobs were hashed when read; layers and other blobs are streamed here, one member once.
   const byMember = new Map<string, BlobRef[]>();
+  const metadata = new Set<string>();
   for (const ref of source.catalog.blobs) {
-    if (ref.kind === 'manifest' || ref.kind === 'index' || ref.kind === 'config') continue;
+    if (ref.kind === 'manifest' || ref.kind === 'index' || ref.kind === 'config') {
+      metadata.add(ref.member);
+      continue;
+    }
     const list = byMember.get(ref.member) ?? [];
     list.push(ref);
     byMember.set(ref.member, list);
@@ -166,6 +171,10 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
   } finally {
     await pool.close();
   }
+  // A blob is every content-addressed member (manifests, indexes, configs, layers), as convert
+  // counts what it writes: the same archive gets the same count from both.
+  for (const m of byMember.keys()) metadata.delete(m);
+  bytes += await totalSize(source, [...metadata]);
   const delta = source.catalog.delta;
   let deltaReport: VerifyReport['delta'];
   if (delta) {
@@ -181,7 +190,7 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
     source: source.display,
     format: source.format,
     images: source.catalog.images.length,
-    blobsChecked: byMember.size,
+    blobsChecked: byMember.size + metadata.size,
     bytesChecked: bytes,
     problems: findings.problems,
     warnings: findings.warnings,

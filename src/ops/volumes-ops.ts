@@ -6,7 +6,7 @@ import { fromSystemError, invalid, usage } from '../errors.js';
 import { checkFreeSpace } from '../io/output.js';
 import { registerTemp, releaseTemp, siblingTempName } from '../io/temp.js';
 import { throwIfCancelled } from '../io/cancel.js';
-import { checkVolumes, findVolumeSet, VolumeError, VolumeSink, type TransferManifest } from '../io/volumes.js';
+import { checkVolumes, findVolumeSet, noVolumeSetError, VolumeError, VolumeSink, type TransferManifest } from '../io/volumes.js';
 import { openSource } from '../formats/source.js';
 import { VERSION } from '../version.js';
 
@@ -48,7 +48,7 @@ export async function chunkFile(file: string, volumeSize: number): Promise<Trans
 /** Reassembles a volume set into `target`, checking each volume and the whole archive's sha256. */
 export async function joinVolumes(spec: string, target: string): Promise<{ size: number; sha256: string; volumes: number }> {
   const set = findVolumeSet(spec);
-  if (!set) throw usage('usage', 'name the first volume (FILE.001) or the transfer manifest (FILE.imgpack.json)', spec);
+  if (!set) throw noVolumeSetError(spec);
   if (set.loadable) throw usage('loadable-volumes', 'these volumes are archives of their own (--loadable-volumes): there is nothing to join; load or verify the set', spec);
   const problems = await checkVolumes(set);
   if (problems.length) throw new VolumeError(problems, spec);

@@ -8,7 +8,7 @@ import { invalid, usage } from '../errors.js';
 import { CodecPool } from '../io/workers.js';
 import { DEFAULT_LEVEL, parallelCompressor } from '../io/parallel-compress.js';
 import { checkFreeSpace, checkOutputDir, DirWriter, TarFileWriter, type VolumeInfo } from '../io/output.js';
-import { parseSize, writeFileManifest, type TransferManifest } from '../io/volumes.js';
+import { parseSize, sizeUnitOf, writeFileManifest, type TransferManifest } from '../io/volumes.js';
 import { DockerArchiveSink } from '../formats/sinks/docker-archive-sink.js';
 import { LayoutSink } from '../formats/sinks/layout-sink.js';
 import type { OutputFormat, Sink } from '../formats/sinks/sink.js';
@@ -60,7 +60,7 @@ export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutp
     const parity = opts.parity === undefined ? undefined : Number(opts.parity);
     if (parity !== undefined && !(Number.isInteger(parity) && parity >= 1 && parity <= 99)) throw usage('usage', '--parity is a number of parity volumes, 1 to 99', opts.parity);
     if (opts.loadableVolumes && parity) throw usage('usage', '--parity protects a byte split: it does not go with --loadable-volumes', target);
-    return { target, format, compress, volumeSize: parseSize(opts.volumeSize), ...(parity ? { parity } : {}), ...(opts.loadableVolumes ? { loadable: true } : {}) };
+    return { target, format, compress, volumeSize: parseSize(opts.volumeSize), volumeUnit: sizeUnitOf(opts.volumeSize), ...(parity ? { parity } : {}), ...(opts.loadableVolumes ? { loadable: true } : {}) };
   }
   if (opts.transferManifest) {
     if (format === 'oci-layout' || target === '-') throw usage('usage', 'a transfer manifest describes files: this needs -o FILE and a tar format', target);

@@ -164,7 +164,10 @@ export class PushHandlers {
       return reached ? current : [...current, descriptor];
     });
     this.holds.release(closure); // index.json references them now
-    send(res, 201, { Location: absolute(req, `/v2/${name}/manifests/${digest}`, this.opts.tls), 'Docker-Content-Digest': digest });
+    // OCI 1.1: a registry that lists referrers says so to the client that pushed one, which then
+    // does not maintain a fallback tag (sha256-<hex>) itself.
+    const subject = (json.subject as Descriptor | undefined)?.digest;
+    send(res, 201, { Location: absolute(req, `/v2/${name}/manifests/${digest}`, this.opts.tls), 'Docker-Content-Digest': digest, ...(typeof subject === 'string' ? { 'OCI-Subject': subject } : {}) });
   }
 
   /** Removes uploads idle for longer than the TTL. */

@@ -6,13 +6,17 @@ import { RegistryError, unsupported } from './errors.js';
 import { sendError, sendJson, type Req, type Res } from './http-util.js';
 import { repositoryOf } from './names.js';
 import { apiVersion, catalog, getBlob, getManifest, listTags } from './pull.js';
+import type { DeleteHandlers } from './delete.js';
 import type { PushHandlers } from './push.js';
+import { getReferrers } from './referrers.js';
 import type { StoreView } from './store-view.js';
 
 export interface RouterOptions {
   view: StoreView;
   /** undefined when read-only. */
   push?: PushHandlers;
+  /** undefined when read-only. */
+  remove?: DeleteHandlers;
   /** Unexpected failures (not a RegistryError), for the caller to log. */
   onError?: (e: unknown, req: Req) => void;
 }
@@ -49,7 +53,7 @@ async function route(opts: RouterOptions, req: Req, res: Res): Promise<void> {
   }
   const method = req.method ?? 'GET';
   const query = url.searchParams;
-  const { view, push } = opts;
+  const { view, push, remove } = opts;
 
   if (path === '/v2/' || path === '/v2') {
     if (!READ.has(method)) throw unsupported(`${method} is not supported here`);
@@ -65,6 +69,10 @@ async function route(opts: RouterOptions, req: Req, res: Res): Promise<void> {
     if (!push) throw unsupported('this registry is read-only (imgpack serve --read-only)');
     return push;
   };
+  const deletable = (): DeleteHandlers => {
+    if (!remove) throw unsupported('this registry is read-only (imgpack serve --read-only)');
+    return remove;
+  };
 
   if ((m = /^\/v2\/(.+)\/tags\/list$/.exec(path))) {
     if (!READ.has(method)) throw unsupported(`${method} is not supported here`);
@@ -75,11 +83,14 @@ async function route(opts: RouterOptions, req: Req, res: Res): Promise<void> {
     const repository = repo(name);
     if (READ.has(method)) return getManifest(view, req, res, repository, reference);
     if (method === 'PUT') return writable().putManifest(req, res, name, repository, reference);
-    if (method === 'DELETE') {
-      writable();
-      throw unsupported('deleting manifests is not supported: use imgpack rmi and imgpack prune on the store');
-    }
+    if (method === 'DELETE') return deletable().deleteManifest(res, repository, reference);
     throw unsupported(`${method} is not supported on manifests`);
+  }
+  if ((m = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(path))) {
+    const [, name, digest] = m;
+    repo(name);
+    if (!READ.has(method)) throw unsupported(`${method} is not supported on referrers`);
+    return getReferrers(view, req, res, digest, query);
   }
   if ((m = /^\/v2\/(.+)\/blobs\/uploads\/?$/.exec(path))) {
     const [, name] = m;
@@ -101,10 +112,7 @@ async function route(opts: RouterOptions, req: Req, res: Res): Promise<void> {
     const [, name, digest] = m;
     repo(name); // a bad name is NAME_INVALID even where the repository does not matter
     if (READ.has(method)) return getBlob(view, req, res, digest);
-    if (method === 'DELETE') {
-      writable();
-      throw unsupported('deleting blobs is not supported: use imgpack prune on the store');
-    }
+    if (method === 'DELETE') return deletable().deleteBlob(res, digest);
     throw unsupported(`${method} is not supported on blobs`);
   }
   sendJson(res, 404, { errors: [{ code: 'NOT_FOUND', message: `no such endpoint: ${method} ${path}` }] });

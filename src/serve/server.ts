@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { usage } from '../errors.js';
 import { Store } from '../formats/store/store.js';
+import { DeleteHandlers } from './delete.js';
 import { Holds } from './holds.js';
 import { PushHandlers } from './push.js';
 import { createRouter } from './router.js';
@@ -59,7 +60,8 @@ export async function startServe(opts: ServeOptions): Promise<RunningServer> {
   const holds = new Holds(store, ttl);
   const tls = !!opts.tls;
   const push = opts.readOnly ? undefined : new PushHandlers(view, holds, { tls, uploadTtlMs: ttl });
-  const router = createRouter({ view, push, onError: (e, req) => opts.log?.(`error: ${req.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`) });
+  const remove = opts.readOnly ? undefined : new DeleteHandlers(view, holds);
+  const router = createRouter({ view, push, remove, onError: (e, req) => opts.log?.(`error: ${req.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`) });
 
   let server: Server;
   if (opts.tls) {

@@ -11,6 +11,7 @@ import { blobPath, digestProblem } from '../model/digest.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from '../model/media-types.js';
 import type { Descriptor } from '../model/oci.js';
 import { parseReference } from '../model/reference.js';
+import { referrerDescriptor } from '../model/referrers.js';
 
 /** Registries refuse manifests bigger than this (distribution: 4 MiB). */
 export const MANIFEST_LIMIT = 4 << 20;
@@ -87,6 +88,33 @@ export class StoreView {
     }
     const mediaType = manifestMediaType(json);
     return mediaType ? { raw, mediaType, json: json as Record<string, unknown> } : undefined;
+  }
+
+  /**
+   * The manifests index.json reaches (its entries and the children of indexes) whose `subject` is
+   * `digest`, as referrer descriptors. Read afresh on each call, like everything here.
+   */
+  referrers(digest: string): Descriptor[] {
+    const found = new Map<string, Descriptor>();
+    const seen = new Set<string>();
+    const todo = this.store.readIndex().manifests.map((d) => d.digest);
+    while (todo.length) {
+      const d = todo.pop()!;
+      if (seen.has(d)) continue;
+      seen.add(d);
+      const m = this.manifest(d);
+      if (!m) continue;
+      if (Array.isArray(m.json.manifests)) for (const c of m.json.manifests as Descriptor[]) todo.push(c.digest);
+      if ((m.json.subject as Descriptor | undefined)?.digest === digest) found.set(d, referrerDescriptor(d, m.raw.length, m.mediaType, m.json));
+    }
+    return [...found.values()];
+  }
+
+  /** Every digest index.json reaches: its entries' closures. */
+  reachable(): Set<string> {
+    const all = new Set<string>();
+    for (const d of this.store.readIndex().manifests) for (const x of this.closure(d.digest)) all.add(x);
+    return all;
   }
 
   /**

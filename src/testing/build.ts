@@ -16,6 +16,10 @@ export type Entry =
 
 export interface LayerSpec {
   files: Record<string, string>;
+  /** Modes of some of the files (default 0644). */
+  modes?: Record<string, number>;
+  /** Symbolic links: name -> target. */
+  symlinks?: Record<string, string>;
   compression?: 'none' | 'gzip';
 }
 
@@ -58,15 +62,18 @@ export async function tarBuffer(entries: Entry[]): Promise<Buffer> {
   return sink.toBuffer();
 }
 
-export async function buildLayer(files: Record<string, string>): Promise<Buffer> {
-  const names = Object.keys(files).sort();
-  return tarBuffer(names.map((name) => ({ name, data: Buffer.from(files[name]) })));
+export async function buildLayer(files: Record<string, string>, modes: Record<string, number> = {}, symlinks: Record<string, string> = {}): Promise<Buffer> {
+  const entries: Entry[] = [
+    ...Object.keys(files).map((name) => ({ name, data: Buffer.from(files[name]), ...(modes[name] !== undefined ? { mode: modes[name] } : {}) })),
+    ...Object.entries(symlinks).map(([name, symlink]) => ({ name, symlink })),
+  ];
+  return tarBuffer(entries.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)));
 }
 
 export async function buildImage(spec: ImageSpec, family: 'oci' | 'docker' = 'oci'): Promise<BuiltImage> {
   const layers = [];
   for (const l of spec.layers) {
-    const uncompressed = await buildLayer(l.files);
+    const uncompressed = await buildLayer(l.files, l.modes, l.symlinks);
     const gz = l.compression === 'gzip';
     // mtime 0 and no name: gzip output is deterministic.
     const data = gz ? gzipSync(uncompressed) : uncompressed;

@@ -303,9 +303,109 @@ describe('serve: push', () => {
     expect((await inStore('verify', 'store:')).code).toBe(0);
   });
 
-  it('refuses deletes (405 UNSUPPORTED)', async () => {
-    const r = await get(`/v2/busybox/manifests/${busybox.manifest.digest}`, { method: 'DELETE' });
+});
+
+/** Pushes blobs by digest, then a manifest; returns the PUT's response. */
+async function pushManifest(repo: string, reference: string, manifest: Buffer, mediaType: string, blobs: { data: Buffer; digest: string }[]) {
+  for (const b of blobs) await get(`/v2/${repo}/blobs/uploads/?digest=${b.digest}`, { method: 'POST', body: b.data });
+  return get(`/v2/${repo}/manifests/${reference}`, { method: 'PUT', body: manifest, headers: { 'Content-Type': mediaType } });
+}
+
+/** An OCI 1.1 artifact manifest that refers to `subject` (as oras attach or cosign with referrers write). */
+function artifact(subject: string, opts: { artifactType?: string; configType?: string; text: string; annotations?: Record<string, string> }) {
+  const config = opts.configType ? blob(`{"kind":"${opts.text}"}`) : blob('{}');
+  const layer = blob(opts.text);
+  const json = {
+    schemaVersion: 2, mediaType: MediaType.ociManifest,
+    ...(opts.artifactType ? { artifactType: opts.artifactType } : {}),
+    config: { mediaType: opts.configType ?? 'application/vnd.oci.empty.v1+json', digest: config.digest, size: config.data.length },
+    layers: [{ mediaType: 'application/octet-stream', digest: layer.digest, size: layer.data.length }],
+    subject: { mediaType: MediaType.ociManifest, digest: subject, size: 1 },
+    ...(opts.annotations ? { annotations: opts.annotations } : {}),
+  };
+  const data = Buffer.from(JSON.stringify(json));
+  return { data, digest: sha256(data), blobs: [config, layer] };
+}
+
+describe('serve: referrers (OCI 1.1)', () => {
+  const subject = () => flannel.manifest.digest;
+  const sig = () => artifact(subject(), { artifactType: 'application/vnd.example.signature', text: 'sig', annotations: { 'org.example.kind': 'sig' } });
+  const sbom = () => artifact(subject(), { configType: 'application/vnd.example.sbom.config', text: 'sbom' });
+
+  it('a manifest with a subject is answered with OCI-Subject, and listed under its subject with artifactType and annotations', async () => {
+    for (const a of [sig(), sbom()]) {
+      const r = await pushManifest('quay.io/coreos/flannel', a.digest, a.data, MediaType.ociManifest, a.blobs);
+      expect([r.status, r.headers.get('oci-subject')]).toEqual([201, subject()]);
+    }
+    const r = await get(`/v2/quay.io/coreos/flannel/referrers/${subject()}`);
+    expect([r.status, r.headers.get('content-type'), r.headers.get('oci-filters-applied')]).toEqual([200, MediaType.ociIndex, null]);
+    const index = (await r.json()) as { schemaVersion: number; manifests: { digest: string; artifactType?: string; annotations?: Record<string, string>; size: number }[] };
+    expect(index.schemaVersion).toBe(2);
+    const byDigest = Object.fromEntries(index.manifests.map((m) => [m.digest, m]));
+    expect(Object.keys(byDigest).sort()).toEqual([sig().digest, sbom().digest].sort());
+    expect(byDigest[sig().digest]).toEqual({ mediaType: MediaType.ociManifest, digest: sig().digest, size: sig().data.length, artifactType: 'application/vnd.example.signature', annotations: { 'org.example.kind': 'sig' } });
+    expect(byDigest[sbom().digest].artifactType).toBe('application/vnd.example.sbom.config'); // no artifactType: the config's media type
+  });
+
+  it('filters by artifactType and says so in OCI-Filters-Applied', async () => {
+    const r = await get(`/v2/quay.io/coreos/flannel/referrers/${subject()}?artifactType=application/vnd.example.signature`);
+    expect(r.headers.get('oci-filters-applied')).toBe('artifactType');
+    expect(((await r.json()) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest)).toEqual([sig().digest]);
+  });
+
+  it('answers an empty index for a digest nothing refers to, lists referrers of an absent subject, and refuses a bad digest', async () => {
+    const none = await get(`/v2/quay.io/coreos/flannel/referrers/sha256:${'0'.repeat(64)}`);
+    expect([none.status, ((await none.json()) as { manifests: unknown[] }).manifests]).toEqual([200, []]);
+    const absent = `sha256:${'1'.repeat(64)}`;
+    const orphan = artifact(absent, { artifactType: 'application/vnd.example.note', text: 'orphan' });
+    expect((await pushManifest('quay.io/coreos/flannel', orphan.digest, orphan.data, MediaType.ociManifest, orphan.blobs)).status).toBe(201);
+    const r = await get(`/v2/quay.io/coreos/flannel/referrers/${absent}`);
+    expect(((await r.json()) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest)).toEqual([orphan.digest]);
+    const bad = await get('/v2/quay.io/coreos/flannel/referrers/sha256:xyz');
+    expect([bad.status, await errorCode(bad)]).toEqual([400, 'DIGEST_INVALID']);
+    expect((await inStore('verify', 'store:')).code).toBe(0);
+  });
+});
+
+describe('serve: delete', () => {
+  const img = () => buildImage({ layers: [{ files: { gone: 'soon' } }] });
+
+  it('a tag: the name goes, the manifest stays by digest; again: 404 MANIFEST_UNKNOWN', async () => {
+    const i = await img();
+    expect((await pushManifest('del/app', 'a', i.manifest.data, i.manifest.mediaType, [i.config, ...i.layers])).status).toBe(201);
+    expect((await pushManifest('del/app', 'b', i.manifest.data, i.manifest.mediaType, [])).status).toBe(201);
+    expect((await get('/v2/del/app/manifests/a', { method: 'DELETE' })).status).toBe(202);
+    expect(((await (await get('/v2/del/app/tags/list')).json()) as { tags: string[] }).tags).toEqual(['b']);
+    expect((await get(`/v2/del/app/manifests/${i.manifest.digest}`)).status).toBe(200);
+    const again = await get('/v2/del/app/manifests/a', { method: 'DELETE' });
+    expect([again.status, await errorCode(again)]).toEqual([404, 'MANIFEST_UNKNOWN']);
+  });
+
+  it('a manifest by digest: every name goes and GET answers 404; its blobs can then be deleted, not before', async () => {
+    const i = await img();
+    const layer = i.layers[0];
+    expect((await pushManifest('del/other', '1', i.manifest.data, i.manifest.mediaType, [i.config, layer])).status).toBe(201);
+    const inUse = await get(`/v2/del/other/blobs/${layer.digest}`, { method: 'DELETE' });
+    expect([inUse.status, await errorCode(inUse)]).toEqual([405, 'UNSUPPORTED']);
+    expect((await get(`/v2/del/other/manifests/${i.manifest.digest}`, { method: 'DELETE' })).status).toBe(202);
+    expect((await get(`/v2/del/other/manifests/${i.manifest.digest}`)).status).toBe(404);
+    expect((await get('/v2/del/app/manifests/b')).status).toBe(404); // the same manifest's other name
+    expect((await get('/v2/del/other/tags/list')).status).toBe(404);
+    for (const d of [i.config.digest, layer.digest]) {
+      expect((await get(`/v2/del/other/blobs/${d}`, { method: 'DELETE' })).status).toBe(202);
+      expect((await get(`/v2/del/other/blobs/${d}`)).status).toBe(404);
+    }
+    const again = await get(`/v2/del/other/blobs/${layer.digest}`, { method: 'DELETE' });
+    expect([again.status, await errorCode(again)]).toEqual([404, 'BLOB_UNKNOWN']);
+    const gone = await get(`/v2/del/other/manifests/${i.manifest.digest}`, { method: 'DELETE' });
+    expect([gone.status, await errorCode(gone)]).toEqual([404, 'MANIFEST_UNKNOWN']);
+    expect((await inStore('verify', 'store:')).code).toBe(0);
+  });
+
+  it('a child of an index is refused: the index holds it', async () => {
+    const r = await get(`/v2/team/multi/manifests/${amd.manifest.digest}`, { method: 'DELETE' });
     expect([r.status, await errorCode(r)]).toEqual([405, 'UNSUPPORTED']);
+    expect((await get(`/v2/team/multi/manifests/${amd.manifest.digest}`)).status).toBe(200);
   });
 });
 
@@ -321,6 +421,8 @@ describe('serve --read-only', () => {
         ['PUT', '/v2/busybox/blobs/uploads/x?digest=sha256:00'],
         ['PUT', '/v2/busybox/manifests/latest'],
         ['DELETE', `/v2/busybox/manifests/${busybox.manifest.digest}`],
+        ['DELETE', '/v2/busybox/manifests/latest'],
+        ['DELETE', `/v2/busybox/blobs/${busybox.config.digest}`],
       ];
       for (const [method, path] of writes) {
         const r = await fetch(`${ro.url}${path}`, { method, ...(method !== 'DELETE' ? { body: '{}' } : {}) });
@@ -354,6 +456,29 @@ describe('imgpack\'s own client against serve', () => {
     expect(c.code, c.stderr).toBe(0);
     expect((await runCli('inspect', copied, '--json')).json().images[0].manifestDigests).toEqual([flannel.manifest.digest]);
     expect((await runCli('verify', copied)).code).toBe(0);
+  });
+
+  it('pull brings an image\'s referrers along and push puts them back through the referrers API', async () => {
+    const ref = `${server.address}/quay.io/coreos/flannel:v0.10.0-amd64`;
+    const near = join(dir, 'near-store');
+    const pull = await runCli('--store', near, 'pull', ref);
+    expect(pull.code, pull.stderr).toBe(0);
+    const listed = async (base: string) => ((await (await fetch(`${base}/v2/quay.io/coreos/flannel/referrers/${flannel.manifest.digest}`)).json()) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest).sort();
+    const attached = await listed(server.url);
+    expect(attached.length).toBeGreaterThan(0); // pushed by the referrers tests above
+    expect(pull.stdout).toContain(`with ${attached.length} attached`);
+    const bare = await runCli('--store', join(dir, 'bare-store'), 'pull', ref, '--no-referrers');
+    expect(bare.stdout).toBe(`Pulled: ${ref}\n`);
+    const other = await startServe({ store: join(dir, 'other-store'), listen: '127.0.0.1:0' });
+    try {
+      const push = await runCli('--store', near, 'push', 'store:', '--replace-prefix', `${server.address}/=${other.address}/`, '--json');
+      expect(push.code, push.stderr).toBe(0);
+      expect(await listed(other.url)).toEqual(attached);
+      const tags = (await (await fetch(`${other.url}/v2/quay.io/coreos/flannel/tags/list`)).json()) as { tags: string[] };
+      expect(tags.tags).toEqual(['v0.10.0-amd64']); // the API is there: no fallback tag
+    } finally {
+      await other.close();
+    }
   });
 
   it('imgpack push into serve lands in the store', async () => {

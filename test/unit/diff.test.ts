@@ -18,7 +18,19 @@ describe('diff', () => {
     expect(d.same).toBe(false);
     expect(d.layers).toEqual({ shared: [v1.layers[0].diffId], onlyA: [v1.layers[1].diffId], onlyB: [v2.layers[1].diffId] });
     expect(d.config).toEqual([{ field: 'config.Cmd', a: ['/bin/app'], b: ['/bin/app', '--new'] }]);
-    expect(d.files).toEqual({ added: ['app/added'], removed: ['app/old'], changed: [{ path: 'app/main', fields: ['digest'] }] });
+    expect(d.files).toMatchObject({ added: ['app/added'], removed: ['app/old'], changed: [{ path: 'app/main', fields: ['digest'] }] });
+    expect(d.files.changed[0].a.digest).toMatch(/^sha256:/);
+    expect(d.files.changed[0].b.digest).not.toBe(d.files.changed[0].a.digest);
+  });
+
+  it('shows the old and the new value of each changed field of a file', async () => {
+    const m1 = await buildImage({ names: ['m:1'], layers: [{ files: { 'etc/conf': 'abc', 'bin/run': 'x' }, modes: { 'bin/run': 0o755 }, symlinks: { 'lib/link': 'one' } }] });
+    const m2 = await buildImage({ names: ['m:2'], layers: [{ files: { 'etc/conf': 'abcde', 'bin/run': 'x' }, modes: { 'bin/run': 0o700 }, symlinks: { 'lib/link': 'two' } }] });
+    const r = await runCli('diff', writeTemp(dir, 'm1.tar', await tarBuffer(ociEntries([m1]))), writeTemp(dir, 'm2.tar', await tarBuffer(ociEntries([m2]))));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('~ bin/run mode 0755 -> 0700\n');
+    expect(r.stdout).toMatch(/~ etc\/conf size 3 -> 5 bytes, content [0-9a-f]{12} -> [0-9a-f]{12}\n/);
+    expect(r.stdout).toContain('~ lib/link link target one -> two\n');
   });
 
   it('--exit-code: 1 when the images differ, 0 when they are the same', async () => {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { chunkFile, joinVolumes } from '../../ops/volumes-ops.js';
-import { parseSize } from '../../io/volumes.js';
-import { humanSize } from '../format.js';
+import { parseSize, sizeUnitOf } from '../../io/volumes.js';
+import { count, humanSize, sizeIn } from '../format.js';
 import { printJson } from '../io.js';
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -20,8 +20,8 @@ Examples:
     .action(async (file: string, flags: { volumeSize: string; json?: boolean }) => {
       const manifest = await chunkFile(file, parseSize(flags.volumeSize));
       if (flags.json) return printJson(ctx.io, manifest);
-      for (const v of manifest.volumes) ctx.io.out(`${v.name}  ${humanSize(v.size)}  ${v.sha256}`);
-      if (!ctx.io.quiet) ctx.io.err(`${file}: ${manifest.volumes.length} volumes and ${file}.imgpack.json`);
+      for (const v of manifest.volumes) ctx.io.out(`${v.name}  ${sizeIn(v.size, sizeUnitOf(flags.volumeSize))}  ${v.sha256}`);
+      if (!ctx.io.quiet) ctx.io.err(`${file}: ${count(manifest.volumes.length, 'volume')} and ${file}.imgpack.json`);
     });
 
   program
@@ -38,6 +38,6 @@ Examples:
     .action(async (spec: string, flags: { output: string; json?: boolean }) => {
       const r = await joinVolumes(spec, flags.output);
       if (flags.json) return printJson(ctx.io, { output: flags.output, ...r });
-      if (!ctx.io.quiet) ctx.io.err(`Wrote ${flags.output}: ${r.volumes} volumes, ${humanSize(r.size)}, ${r.sha256}`);
+      if (!ctx.io.quiet) ctx.io.err(`Wrote ${flags.output}: ${count(r.volumes, 'volume')}, ${humanSize(r.size)}, ${r.sha256}`);
     });
 }

@@ -3,7 +3,7 @@ import type { CommandContext } from '../context.js';
 import { collect } from '../context.js';
 import { selectRoots } from '../../ops/plan.js';
 import { resolveOutput } from '../../ops/write.js';
-import { platformOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
+import { addReferrerOptions, platformOf, referrersOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
 import { addSetOptions, isSetRun, runSetCommand, setJson, setOutputOf, setPlatformsOf, type SetFlags } from '../set-common.js';
 import { usage } from '../../errors.js';
 
@@ -17,6 +17,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--platform <os/arch[/variant]>', 'only this platform of multi-platform images')
     .option('--chunk-size <size>', 'to a registry: upload blobs bigger than this in chunks of this size')
     .option('--json', 'print a JSON report');
+  addReferrerOptions(cmd);
   addSetOptions(cmd);
   cmd.addHelpText('after', `
 To docker://REF, the (one) selected image is pushed under REF; to docker://REGISTRY[/PREFIX]/
@@ -27,7 +28,7 @@ Examples:
   imgpack copy bundle.tar --image nginx:1.25 docker://registry.local:5000/library/nginx:1.25
   imgpack copy store: docker://registry.local:5000/mirror/
   imgpack copy -f cluster.yaml docker://registry.local:5000/mirror/   # a set, from its registries`)
-    .action(async (spec: string, dest: string | undefined, flags: WriteFlags & SetFlags) => {
+    .action(async (spec: string, dest: string | undefined, flags: WriteFlags & SetFlags & { referrers?: boolean; referrersType?: string[] }) => {
       ctx.io.json = !!flags.json;
       if (isSetRun(flags)) {
         // Like copy without a set, every platform by default (a mirror keeps indexes whole).
@@ -41,8 +42,8 @@ Examples:
       }
       if (dest === undefined) throw usage('usage', 'copy needs a source and a destination');
       await withSources([spec], async ([source]) => {
-        const roots = selectRoots(source, { images: flags.image, platform: platformOf(flags) }).filter((r) => r.node.kind !== 'artifact');
+        const roots = selectRoots(source, { images: flags.image, platform: platformOf(flags) }); // signatures and SBOMs follow their images
         await runWrite(ctx, { roots }, resolveOutput(dest, {}), [source], flags);
-      }, ctx, { platform: platformOf(flags) });
+      }, ctx, { platform: platformOf(flags), referrers: referrersOf(flags) });
     });
 }

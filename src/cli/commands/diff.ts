@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { invalid } from '../../errors.js';
 import type { ArchiveSource } from '../../formats/source.js';
-import { diffImages } from '../../ops/diff.js';
+import { diffImages, type FileInfo } from '../../ops/diff.js';
 import { describeImage, selectImages } from '../../ops/select.js';
 import { short } from '../format.js';
 import { printJson } from '../io.js';
@@ -12,6 +12,18 @@ function one(source: ArchiveSource, ref: string | undefined, flag: string) {
   const images = selectImages(source.catalog, ref ? [ref] : undefined, source.display);
   if (images.length !== 1) throw invalid('ambiguous-image', `${source.display} holds ${images.length} images (${images.map(describeImage).join('; ')}); choose one with ${flag}`, source.display);
   return images[0];
+}
+
+/** `mode 0755 -> 0700`, `size 3 -> 5 bytes`, `link target a -> b`: one changed field of a file. */
+function describeChange(field: keyof FileInfo, a: FileInfo[keyof FileInfo], b: FileInfo[keyof FileInfo]): string {
+  const mode = (m: unknown) => (Number(m) & 0o7777).toString(8).padStart(4, '0');
+  switch (field) {
+    case 'mode': return `mode ${mode(a)} -> ${mode(b)}`;
+    case 'size': return `size ${a} -> ${b} bytes`;
+    case 'linkname': return `link target ${a ?? '(none)'} -> ${b ?? '(none)'}`;
+    case 'digest': return `content ${a ? short(String(a)) : '(none)'} -> ${b ? short(String(b)) : '(none)'}`;
+    default: return `${field} ${a} -> ${b}`;
+  }
 }
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -45,7 +57,7 @@ Examples:
             for (const c of r.config) io.out(`~ ${c.field}: ${JSON.stringify(c.a)} -> ${JSON.stringify(c.b)}`);
             for (const f of r.files.added) io.out(`+ ${f}`);
             for (const f of r.files.removed) io.out(`- ${f}`);
-            for (const f of r.files.changed) io.out(`~ ${f.path} (${f.fields.join(', ')})`);
+            for (const f of r.files.changed) io.out(`~ ${f.path} ${f.fields.map((k) => describeChange(k, f.a[k], f.b[k])).join(', ')}`);
           }
         }
         if (flags.exitCode && !r.same) ctx.setExitCode(1);

@@ -41,7 +41,7 @@ Examples:
           : await exportImage(source, images[0], flags.output);
         if (flags.json) return printJson(ctx.io, r);
         for (const s of r.skipped) ctx.io.err(`skipped ${s.path}: ${s.reason}`);
-        if (!ctx.io.quiet) ctx.io.err(`Wrote ${flags.output}: ${r.entries} entries, ${humanSize(r.bytes)}`);
+        if (!ctx.io.quiet) ctx.io.err(`Wrote ${flags.output}: ${r.entries} ${r.entries === 1 ? "entry" : "entries"}, ${humanSize(r.bytes)}`);
       }, ctx);
     });
 }

@@ -3,7 +3,7 @@ import { openSource } from '../../formats/source.js';
 import { inspectSource, type InspectReport } from '../../ops/inspect.js';
 import { formatPlatform } from '../../model/oci.js';
 import { familiarName } from '../../model/reference.js';
-import { ago, humanSize, short, table } from '../format.js';
+import { ago, count, humanSize, short, table } from '../format.js';
 import { printJson, type Io } from '../io.js';
 import { collect, type CommandContext } from '../context.js';
 
@@ -63,7 +63,7 @@ function printHuman(io: Io, r: InspectReport, layers: boolean): void {
   }
   for (const idx of r.indexes) {
     io.out('');
-    io.out(`Index ${short(idx.digest)} (${idx.manifests.length} manifests): ${idx.manifests.map((m) => `${m.platform}${m.present ? '' : ' (absent)'}`).join(', ')}`);
+    io.out(`Index ${short(idx.digest)} (${count(idx.manifests.length, 'manifest')}): ${idx.manifests.map((m) => `${m.platform}${m.present ? '' : ' (absent)'}`).join(', ')}`);
   }
   if (r.artifacts.length) {
     io.out('');

@@ -5,6 +5,7 @@ import { writeFileAtomically } from '../../io/atomic.js';
 import { buildInventory, inventoryOfSource, serializeInventory, type InventoryPart } from '../../ops/inventory.js';
 import { inventoryOfRegistry } from '../../ops/inventory-registry.js';
 import { withSources } from '../write-common.js';
+import { count } from '../format.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -39,6 +40,6 @@ On the air-gapped side, list what is there; carry the file back; cut a delta aga
       } catch (e) {
         throw fromSystemError(e, flags.output);
       }
-      if (!ctx.io.quiet) ctx.io.err(`Wrote ${flags.output}: ${inv.images.length} image(s), ${inv.blobs.length} blobs, ${inv.chainIds.length} chain IDs`);
+      if (!ctx.io.quiet) ctx.io.err(`Wrote ${flags.output}: ${count(inv.images.length, 'image')}, ${count(inv.blobs.length, 'blob')}, ${count(inv.chainIds.length, 'chain ID')}`);
     });
 }

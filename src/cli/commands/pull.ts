@@ -6,7 +6,7 @@ import { loadIntoStore } from '../../ops/store-ops.js';
 import { familiarName } from '../../model/reference.js';
 import { hostPlatform } from '../../model/oci.js';
 import { printJson } from '../io.js';
-import { addOutputOptions, outputOf, platformOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
+import { addOutputOptions, addReferrerOptions, outputOf, platformOf, referrersOf, runWrite, withSources, type WriteFlags } from '../write-common.js';
 import { addSetOptions, isSetRun, runSetCommand, setJson, setOutputOf, setPlatformsOf, type SetFlags } from '../set-common.js';
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -16,6 +16,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('[refs...]', 'image references, e.g. quay.io/coreos/flannel:v0.10.0-amd64')
     .option('--platform <os/arch[/variant]>', 'this platform of multi-platform images (default: this host\'s, as docker pull)')
     .option('--all-platforms', 'keep multi-platform indexes whole');
+  addReferrerOptions(cmd);
   addSetOptions(cmd, { retry: true });
   addOutputOptions(cmd, false);
   cmd.addHelpText('after', `
@@ -33,7 +34,7 @@ Examples:
   imgpack pull 127.0.0.1:5000/team/app:1            # into the local store
   imgpack pull -f cluster.yaml --lock cluster.lock -o bundle.tar
   imgpack pull -f cluster.yaml --keep-going --report failed.json; imgpack pull --retry failed.json`)
-    .action(async (refs: string[], flags: WriteFlags & SetFlags) => {
+    .action(async (refs: string[], flags: WriteFlags & SetFlags & { referrers?: boolean; referrersType?: string[] }) => {
       ctx.io.json = !!flags.json;
       if (isSetRun(flags)) {
         const out = flags.output ? outputOf(flags) : undefined;
@@ -55,7 +56,10 @@ Examples:
           return;
         }
         const results = await loadIntoStore(sources);
-        for (const r of results) for (const n of r.names) ctx.io.out(`Pulled: ${familiarName(n)}`);
-      }, ctx, { platform });
+        for (const r of results) {
+          for (const n of r.names) ctx.io.out(`Pulled: ${familiarName(n)}`);
+          if (r.attached) ctx.io.out(`  with ${r.attached} attached (signatures, attestations, SBOMs, referrers)`);
+        }
+      }, ctx, { platform, referrers: referrersOf(flags) });
     });
 }

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { LayerPolicy } from '../../ops/copy.js';
 import type { CommandContext } from '../context.js';
 import { collect } from '../context.js';
@@ -8,7 +8,7 @@ import { parsePrefixRule } from '../../ops/rename.js';
 import { estimateSize } from '../../ops/write.js';
 import { printJson } from '../io.js';
 import { progressFor } from '../progress.js';
-import { printPushed, pushOptionsOf, withSources, zstdLevelOf } from '../write-common.js';
+import { layersOption, printPushed, pushOptionsOf, withSources, zstdLevelOf } from '../write-common.js';
 import { ensureDeltaBlobs } from '../../ops/push-delta.js';
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -21,7 +21,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--replace-prefix <OLD=NEW>', 'rename as retag does (repeatable)', collect, [])
     .option('--chunk-size <size>', 'upload blobs bigger than this in chunks of this size (default: whole)')
     .option('--mount-from <repository>', 'for a delta: a repository of the same registry that holds the blobs it left out (repeatable)', collect, [])
-    .addOption(new Option('--layers <policy>', 'layer compression of what is pushed: keep (default), gzip, zstd, uncompressed').choices(['keep', 'gzip', 'zstd', 'uncompressed']).default('keep'))
+    .addOption(layersOption('keep'))
     .option('--zstd-level <n>', 'zstd level for --layers zstd, 1-19 (default: 3)')
     .option('--json', 'print JSON')
     .addHelpText('after', `

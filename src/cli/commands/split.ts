@@ -9,7 +9,7 @@ import { shortId } from '../../model/digest.js';
 import { fromSystemError } from '../../errors.js';
 import { humanSize } from '../format.js';
 import { printJson } from '../io.js';
-import { addSelectOptions, platformOf, withSources, zstdLevelOf, type WriteFlags } from '../write-common.js';
+import { addSelectOptions, layersOption, platformOf, withSources, zstdLevelOf, type WriteFlags } from '../write-common.js';
 import { Option } from 'commander';
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -20,7 +20,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .requiredOption('-o, --output <dir>', 'directory for the archives (created if needed)')
     .addOption(new Option('--format <format>', 'format of each archive').choices(['hybrid', 'docker-archive', 'oci-archive', 'oci-layout']).default('hybrid'))
     .option('--compress <none|gzip>', 'wrap each archive')
-    .addOption(new Option('--layers <policy>', 'layer compression').choices(['keep', 'gzip', 'uncompressed', 'auto']).default('auto'))
+    .addOption(layersOption())
     .option('--json', 'print a JSON report');
   addSelectOptions(cmd);
   cmd.addHelpText('after', `

@@ -7,6 +7,8 @@ import { collect, type CommandContext } from '../context.js';
 import { checkTrust } from '../../ops/signing.js';
 import { readLock } from '../../ops/lock.js';
 import { withSources } from '../write-common.js';
+import { readCosignKey, verifyCosign } from '../../ops/cosign-verify.js';
+import { usage } from '../../errors.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -17,14 +19,17 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--base <source>', 'for a delta: check that these sources (store:, archives) hold every blob it left out (repeatable)', collect, [])
     .option('--trust <key.pub>', 'refuse the bundle unless its transfer manifest is signed by this key')
     .option('--lock <file>', 'an image set\'s lock: the bundle must hold exactly what it names (missing, extra, different digest are problems)')
+    .option('--cosign-key <key.pub>', 'every image must carry a cosign signature that verifies with this key (repeatable: any of them), checked offline', collect, [])
+    .option('--attestation-type <type>', 'with --cosign-key: every image must also carry a valid attestation of this predicate type (cosign\'s names: spdxjson, cyclonedx, slsaprovenance, ... or a URI; repeatable)', collect, [])
     .addHelpText('after', `
 Exit status: 0 sound, 1 problems found (or not an image archive), 2 cannot be read.
 
 Examples:
   imgpack verify images.tar && docker load -i images.tar
   imgpack verify ./oci-layout --json
-  imgpack verify bundle.tar --lock cluster.lock`)
-    .action(async (spec: string, opts: { json?: boolean; base: string[]; trust?: string; lock?: string }) => {
+  imgpack verify bundle.tar --lock cluster.lock
+  imgpack verify bundle.tar --cosign-key cosign.pub --attestation-type spdxjson`)
+    .action(async (spec: string, opts: { json?: boolean; base: string[]; trust?: string; lock?: string; cosignKey: string[]; attestationType: string[] }) => {
       ctx.io.json = !!opts.json;
       let progress: Progress | undefined;
       // A signature is checked before anything else is read; then the signed manifest is opened,
@@ -40,6 +45,17 @@ Examples:
         },
       }), ctx).finally(() => progress?.done());
       if (trusted) Object.assign(report, { signedBy: trusted.keyId });
+      if (opts.attestationType.length && !opts.cosignKey.length) throw usage('usage', '--attestation-type needs --cosign-key');
+      const cosign = opts.cosignKey.length
+        ? await withSources([trusted?.open ?? spec], ([source]) => verifyCosign(source, { keys: opts.cosignKey.map(readCosignKey), attestationTypes: opts.attestationType }))
+        : undefined;
+      if (cosign) {
+        Object.assign(report, { cosign });
+        for (const i of cosign.images) {
+          if (i.problems.length) report.problems.push({ code: i.status === 'bad-signature' ? 'cosign-bad-signature' : 'cosign-unsigned', message: `${i.image}: ${i.problems.join('; ')}`, subject: i.digests[0] ?? i.id });
+        }
+        if (!cosign.ok) report.ok = false;
+      }
       if (opts.json) {
         printJson(ctx.io, report);
       } else {
@@ -50,6 +66,11 @@ Examples:
         const signed = trusted ? `, signed by ${trusted.keyId}` : '';
         const l = report.lock;
         const locked = l ? `, exactly the ${l.matched.length} image${l.matched.length === 1 ? '' : 's'} of lock ${opts.lock}${l.madeFrom === l.sha256 ? ' (the lock it was made from)' : ''}` : '';
+        for (const i of cosign?.images ?? []) {
+          const attested = i.attestations.length ? `; attested: ${[...new Set(i.attestations.map((a) => a.predicateType))].join(', ')}` : '';
+          const what = i.status === 'signed' ? `signed by ${i.signedBy.join(', ')}${attested}` : i.status === 'unsigned' ? 'NOT SIGNED' : 'BAD SIGNATURE';
+          ctx.io.out(`cosign: ${i.image}: ${what}${i.problems.length ? ` (${i.problems.join('; ')})` : ''}`);
+        }
         if (report.ok) {
           ctx.io.out(`${report.source}${report.source.endsWith(":") ? "" : ":"} OK (${report.format}, ${report.images} image${report.images === 1 ? '' : 's'}, ${report.blobsChecked} blobs, ${humanSize(report.bytesChecked)} checked${delta}${signed}${locked})`);
         } else {

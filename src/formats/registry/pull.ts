@@ -7,7 +7,7 @@
  * run share their downloads (SharedDownloads): a blob two images need is fetched once.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { copyFileSync, createReadStream, createWriteStream, existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,10 +18,14 @@ import type { Descriptor, Platform } from '../../model/oci.js';
 import { formatFull, parseReferenceOrThrow } from '../../model/reference.js';
 import { runPool } from '../../io/pool.js';
 import { MANIFEST_ACCEPT, RegistryClient } from './client.js';
+import { AttachedFinder, attachedTypeMatches } from './referrers.js';
 import { digestStream } from '../../io/hashing.js';
 import { cancelSignal, throwIfCancelled } from '../../io/cancel.js';
 import type { HttpResponse } from './transport.js';
 import { jsonDepth, MAX_JSON_DEPTH, maxJsonBytes } from '../read-json.js';
+import { readCapped } from './read-capped.js';
+
+export { readCapped };
 
 export interface PullOptions {
   /** Only this platform of a multi-platform index (its other children are not fetched). */
@@ -35,6 +39,13 @@ export interface PullOptions {
   /** Stops the pull (another image of a set failed); what was downloaded stays for a rerun. */
   signal?: AbortSignal;
   onProgress?: (e: { bytes: number; total: number; current: string }) => void;
+  /**
+   * Signatures, attestations, SBOMs and other OCI 1.1 referrers of every manifest fetched come
+   * along (default); false leaves them; `types` keeps only those of these artifact types.
+   */
+  referrers?: false | { types?: string[] };
+  /** Told how many requests the search for attached manifests made. */
+  onReferrerRequests?: (n: number) => void;
 }
 
 /** A manifest or index as the registry sent it, checked against the size and depth limits. */
@@ -70,14 +81,14 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
   };
 
   const root = await fetchInto(ref.digest ?? ref.tag ?? 'latest');
-  const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
-  const total = unique.reduce((n, b) => n + b.size, 0);
+  let total = 0;
   let done = 0;
   const progress = (n: number, current: string) => {
     done += n;
     opts.onProgress?.({ bytes: done, total, current });
   };
-  await runPool(unique, CONCURRENT_BLOBS, async (b) => {
+  const queued = new Set<string>();
+  const downloadOne = async (b: Descriptor) => {
     checkStopped(opts.signal, spec);
     const target = join(dir, blobPath(b.digest));
     mkdirSync(join(dir, 'blobs', algorithmOf(b.digest)), { recursive: true });
@@ -91,12 +102,87 @@ export async function pullToLayout(spec: string, dir: string, opts: PullOptions 
     const download = () => downloadBlob(client, b, target, (n) => progress(n, b.digest), `${formatFull(ref)}@${b.digest}`, opts.signal);
     if (!opts.shared) return download();
     if (await opts.shared.obtain(b, target, download)) progress(b.size, b.digest);
-  });
+  };
+  const fetchBlobs = async (list: Descriptor[]) => {
+    const fresh = [...new Map(list.filter((b) => !queued.has(b.digest)).map((b) => [b.digest, b])).values()];
+    for (const b of fresh) {
+      queued.add(b.digest);
+      total += b.size;
+    }
+    await runPool(fresh, CONCURRENT_BLOBS, downloadOne);
+  };
+  // The image's blobs download while what is attached to it is looked for: the search's round
+  // trips hide behind the layers.
+  const [imageBlobs, attachedSearch] = await Promise.allSettled([
+    fetchBlobs(blobs),
+    opts.referrers === false ? Promise.resolve({ manifests: [], requests: 0 }) : fetchAttached(client, root, dir, fetchBlobs, opts.referrers?.types, opts.signal, spec),
+  ]);
+  if (imageBlobs.status === 'rejected') throw imageBlobs.reason;
+  if (attachedSearch.status === 'rejected') throw attachedSearch.reason;
+  const attached = attachedSearch.value;
+  opts.onReferrerRequests?.(attached.requests);
   const name = ref.tag !== undefined ? formatFull({ ...ref, digest: undefined }) : undefined;
   const desc: Descriptor = { ...root, ...(name ? { annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name } } : {}) };
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [desc] }));
+  const artifacts = attached.manifests.map((a) => {
+    const tagged = a.cosignTag ? formatFull({ ...ref, tag: a.cosignTag, digest: undefined }) : undefined;
+    return { ...a.descriptor, ...(tagged ? { annotations: { 'io.containerd.image.name': tagged, 'org.opencontainers.image.ref.name': tagged } } : {}) };
+  });
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [desc, ...artifacts] }));
   writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   return desc;
+}
+
+/**
+ * The manifests attached to the root and to every manifest under it (signatures, attestations,
+ * SBOMs, referrers), and what is attached to those in turn (a signature of an attestation), each
+ * written into the layout with its blobs downloading while the next level is looked for. Byte for byte: a referrer is
+ * fetched by the digest its listing gives, a cosign tag's manifest checked against nothing but
+ * itself (its digest is what it is) and kept under its tag.
+ */
+async function fetchAttached(client: RegistryClient, root: Descriptor, dir: string, fetchBlobs: (blobs: Descriptor[]) => Promise<void>, types: string[] | undefined, signal: AbortSignal | undefined, spec: string) {
+  const finder = new AttachedFinder(client);
+  const manifests: { descriptor: Descriptor; cosignTag?: string }[] = [];
+  const seen = new Set<string>();
+  const todo = manifestDigestsUnder(dir, root.digest);
+  const downloads: Promise<void>[] = []; // each level's blobs, while the next level is looked for
+  // Level by level (the image, what refers to it, what refers to those...), each level's
+  // requests at once: three sequential round trips for an image with signatures and SBOMs.
+  for (let depth = 0; todo.length && depth < 8; depth++) {
+    for (const d of todo) seen.add(d);
+    const listings = await Promise.all(todo.map((d) => finder.find(d)));
+    checkStopped(signal, spec);
+    const wanted = listings.flat().filter((a) => !(a.descriptor && seen.has(a.descriptor.digest)));
+    const unique = [...new Map(wanted.map((a) => [a.descriptor?.digest ?? a.reference, a])).values()];
+    const fetched = await Promise.all(unique.map(async (a) => ({ a, m: await fetchManifest(client, a.reference, a.descriptor && { ...a.descriptor }) })));
+    const next: string[] = [];
+    for (const { a, m } of fetched) {
+      if (seen.has(m.digest) || manifests.some((x) => x.descriptor.digest === m.digest)) continue;
+      if (!attachedTypeMatches(m.json as Parameters<typeof attachedTypeMatches>[0], types)) continue;
+      mkdirSync(join(dir, 'blobs', algorithmOf(m.digest)), { recursive: true });
+      writeFileSync(join(dir, blobPath(m.digest)), m.raw);
+      const download = fetchBlobs([...(m.json.config ? [m.json.config] : []), ...(m.json.layers ?? [])]);
+      download.catch(() => {}); // awaited below; a failure is thrown there, not left unhandled
+      downloads.push(download);
+      const artifactType = (m.json as { artifactType?: string }).artifactType;
+      manifests.push({ descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.raw.length, ...(artifactType ? { artifactType } : {}) }, cosignTag: a.cosignTag });
+      next.push(m.digest);
+    }
+    todo.splice(0, todo.length, ...next);
+  }
+  await Promise.all(downloads);
+  return { manifests, requests: finder.requests };
+}
+
+/** A manifest digest and, for an index, the digests of the children the layout holds. */
+function manifestDigestsUnder(dir: string, digest: string): string[] {
+  const out = [digest];
+  try {
+    const json = JSON.parse(readFileSync(join(dir, blobPath(digest)), 'utf8')) as { manifests?: Descriptor[] };
+    for (const c of json.manifests ?? []) if (existsSync(join(dir, blobPath(c.digest)))) out.push(c.digest);
+  } catch {
+    // not JSON: the reader reports it
+  }
+  return out;
 }
 
 /**
@@ -122,21 +208,6 @@ export async function fetchManifest(client: RegistryClient, reference: string, e
   if (!json || typeof json !== 'object') throw invalid('bad-manifest', 'the registry sent a manifest that is not a JSON object', `${formatFull(ref)}@${digest}`);
   const mediaType = json.mediaType ?? res.header('content-type')?.split(';')[0] ?? MediaType.ociManifest;
   return { raw, digest, mediaType, json };
-}
-
-/** A manifest from a registry is JSON like any other: held to the same size limit (IMGPACK_MAX_JSON). */
-export async function readCapped(res: HttpResponse, limit: number, subject: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of res.body) {
-    size += (c as Buffer).length;
-    if (size > limit) {
-      res.body.destroy();
-      throw invalid('limit-json-size', `the registry sent a manifest larger than ${limit} bytes (IMGPACK_MAX_JSON): refused`, subject);
-    }
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** Whether an index child is fetched: every child when no platform is asked for. */

@@ -11,6 +11,8 @@ import { ImgpackError } from '../../errors.js';
 import { sleep, throwIfCancelled } from '../../io/cancel.js';
 import type { Descriptor } from '../../model/oci.js';
 import { Annotation } from '../../model/oci.js';
+import { MediaType } from '../../model/media-types.js';
+import { referrerDescriptor, referrersFallbackTag } from '../../model/referrers.js';
 import { parseReference } from '../../model/reference.js';
 import type { BlobInfo, DockerEntry, Sink, BlobBytes } from '../sinks/sink.js';
 import { RegistryClient, RetryUpload } from './client.js';
@@ -75,7 +77,16 @@ export class RegistrySink implements Sink {
       await this.drain(); // a manifest goes after every blob it names
       const raw = await toBuffer(await open());
       this.manifests.set(info.digest, { raw, mediaType: info.mediaType });
-      await this.client.request('PUT', `manifests/${info.digest}`, { headers: { 'Content-Type': info.mediaType }, body: raw });
+      const res = await this.client.request('PUT', `manifests/${info.digest}`, { headers: { 'Content-Type': info.mediaType }, body: raw });
+      await res.discard();
+      const subject = subjectOf(raw);
+      // A registry with the referrers API says so (OCI-Subject); for one without, the referrer is
+      // listed in the index under the fallback tag sha256-<hex>, as oras and cosign do.
+      if (subject && !res.header('oci-subject')) {
+        const list = this.fallbackReferrers.get(subject) ?? [];
+        list.push(referrerDescriptor(info.digest, raw.length, info.mediaType, JSON.parse(raw.toString('utf8'))));
+        this.fallbackReferrers.set(subject, list);
+      }
       return info.digest;
     }
     while (this.inFlight.size >= (this.opts.concurrency ?? 3)) await Promise.race(this.inFlight);
@@ -170,6 +181,8 @@ export class RegistrySink implements Sink {
   }
 
   private readonly tags: { tag: string; manifest: { raw: Buffer; mediaType: string } }[] = [];
+  /** Referrers to list under their subject's fallback tag, at the tag phase. */
+  private readonly fallbackReferrers = new Map<string, Descriptor[]>();
 
   /** Tags last: every name's manifest is put under its tag. */
   async commit(meta: { index: Descriptor[]; docker: DockerEntry[] }): Promise<void> {
@@ -193,6 +206,28 @@ export class RegistrySink implements Sink {
     for (const { tag, manifest } of this.tags.splice(0)) {
       await (await this.client.request('PUT', `manifests/${tag}`, { headers: { 'Content-Type': manifest.mediaType }, body: manifest.raw, uninterruptible: true })).discard();
     }
+    for (const [subject, referrers] of this.fallbackReferrers) await this.listUnderFallbackTag(subject, referrers);
+    this.fallbackReferrers.clear();
+  }
+
+  /** Adds referrers to the index under `sha256-<hex>`, keeping what it lists already. */
+  private async listUnderFallbackTag(subject: string, referrers: Descriptor[]): Promise<void> {
+    const tag = referrersFallbackTag(subject);
+    const res = await this.client.request('GET', `manifests/${tag}`, { accept: MediaType.ociIndex, ok: [404], uninterruptible: true });
+    let listed: Descriptor[] = [];
+    if (res.status === 404) await res.discard();
+    else {
+      try {
+        const json = JSON.parse((await toBuffer(res.body)).toString('utf8')) as { manifests?: Descriptor[] };
+        listed = Array.isArray(json.manifests) ? json.manifests : [];
+      } catch {
+        listed = []; // not an index: replaced by one
+      }
+    }
+    const added = referrers.filter((r) => !listed.some((l) => l.digest === r.digest));
+    if (!added.length) return;
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...listed, ...added] }));
+    await (await this.client.request('PUT', `manifests/${tag}`, { headers: { 'Content-Type': MediaType.ociIndex }, body, uninterruptible: true })).discard();
   }
 
   async abort(): Promise<void> {
@@ -215,6 +250,17 @@ function retriable(e: unknown): boolean {
   if (e instanceof ImgpackError) return e.code === 'registry-unreachable' || (e.code === 'registry-error' && /answered (5\d\d|429)/.test(e.message));
   const code = (e as NodeJS.ErrnoException)?.code;
   return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED';
+}
+
+/** The digest a manifest's `subject` names, if it has one. */
+function subjectOf(raw: Buffer): string | undefined {
+  if (!raw.includes('"subject"')) return undefined;
+  try {
+    const digest = (JSON.parse(raw.toString('utf8')) as { subject?: { digest?: unknown } }).subject?.digest;
+    return typeof digest === 'string' ? digest : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function toBuffer(data: BlobBytes): Promise<Buffer> {

@@ -28,8 +28,12 @@ export class StoreSink implements Sink {
   private readonly ready = new Map<string, string>();
   /** With `holdCommit`, each copy's index entries wait here for `complete()`. */
   private readonly held: Descriptor[] = [];
-  /** Blobs this load found already in the store. */
+  /** Blobs (and their bytes) this load found already in the store or written by an earlier input of it. */
   skipped = 0;
+  bytesSkipped = 0;
+  /** Blobs (and their bytes) this load really wrote. */
+  written = 0;
+  bytesWritten = 0;
 
   /**
    * `annotate` adds annotations to each new index.json entry. `holdCommit` lets several copies
@@ -44,6 +48,7 @@ export class StoreSink implements Sink {
     this.pending.add(info.digest); // before the blob exists, so prune keeps it from now on
     if (this.store.hasBlob(info.digest) || this.ready.has(info.digest)) {
       this.skipped++;
+      this.bytesSkipped += info.size;
       return path;
     }
     const temp = this.store.tempBlobPath(info.digest);
@@ -65,6 +70,8 @@ export class StoreSink implements Sink {
         fsyncPath(temp);
       }
       this.ready.set(info.digest, temp);
+      this.written++;
+      this.bytesWritten += info.size;
     } catch (e) {
       throw e instanceof ImgpackError ? e : fromSystemError(e, this.store.root);
     }
