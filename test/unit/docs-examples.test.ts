@@ -11,9 +11,9 @@
  * Examples that need a registry or real tools are written as ```sh blocks, which show commands only.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliArgv } from '../helpers/spawn.js';
 
@@ -69,5 +69,32 @@ describe('example outputs in README.md and docs/', () => {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
+  });
+});
+
+/** GitHub's anchor of a heading: lower case, punctuation but - and _ dropped, spaces as -. */
+const anchorOf = (heading: string) => heading.toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-');
+function anchorsOf(text: string): Set<string> {
+  const anchors = new Set<string>();
+  let inCode = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('```')) inCode = !inCode;
+    else if (!inCode && /^#+ /.test(line)) anchors.add(anchorOf(line.replace(/^#+ /, '')));
+  }
+  return anchors;
+}
+
+describe('links between README.md and docs/', () => {
+  const all = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  it.each(all)('%s links only to pages and headings that exist', (page) => {
+    const broken: string[] = [];
+    for (const [, target] of readFileSync(join(root, page), 'utf8').matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue;
+      const [file, anchor] = target.split('#');
+      const path = file ? join(root, dirname(page), file) : join(root, page);
+      if (!existsSync(path)) broken.push(target);
+      else if (anchor && path.endsWith('.md') && !anchorsOf(readFileSync(path, 'utf8')).has(anchor)) broken.push(target);
+    }
+    expect(broken).toEqual([]);
   });
 });
