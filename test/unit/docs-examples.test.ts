@@ -48,6 +48,16 @@ describe('example outputs in README.md and docs/', () => {
     expect(examples.filter((e) => e.page === 'docs/commands.md').length).toBeGreaterThanOrEqual(2);
   });
 
+  it.each(pages)('%s: a block of commands with output that is not a console block says it is not checked', (page) => {
+    const lines = readFileSync(join(root, page), 'utf8').split('\n');
+    const unmarked: number[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      if (!/^```[a-z]+$/.test(lines[i]) || lines[i] === '```console' || !lines[i + 1]?.startsWith('$ ')) continue;
+      if (!lines.slice(Math.max(0, i - 3), i).join(' ').includes('not checked')) unmarked.push(i + 1);
+    }
+    expect(unmarked).toEqual([]);
+  });
+
   it('reads a console block as commands and their output', () => {
     const [e] = examplesOf('x.md', 'text\n```console\n$ imgpack a\none\n\ntwo\n$ imgpack b\n```\n');
     expect(e.steps).toEqual([{ command: 'imgpack a', output: 'one\n\ntwo\n' }, { command: 'imgpack b', output: '' }]);
