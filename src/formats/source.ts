@@ -154,7 +154,7 @@ export async function openSource(spec: string, opts: OpenOptions = {}): Promise<
 
 /** The local store as a source: an OCI layout directory, reported as format `store`. */
 async function openStore(): Promise<ArchiveSource> {
-  const store = Store.open();
+  const store = Store.openExisting();
   const tree = await DirTree.open(store.root).catch((e) => { throw fromSystemError(e, store.root); });
   const b = new CatalogBuilder();
   await readOciLayout(tree, b);

@@ -2,6 +2,7 @@
  * Name changes on a plan, as `docker tag` / `docker rmi NAME` would make them, and bulk prefix
  * rewrites for mirrors. Pure functions over plan roots: the copy engine writes the result.
  */
+import { cosignTagSubject } from '../model/referrers.js';
 import { invalid, usage } from '../errors.js';
 import type { ArchiveSource } from '../formats/source.js';
 import type { ImageRecord } from '../model/catalog.js';
@@ -85,6 +86,12 @@ export function retagRoots(source: ArchiveSource, rules: PrefixRule[]): { roots:
       renamed.push({ from: n, to: full });
       return full;
     });
+  }
+  // As --image nosuch: a retag that renames nothing is a mistake (a prefix without its registry,
+  // docker.io/ for busybox), not an output to write.
+  if (renamed.length === 0) {
+    const names = roots.flatMap((r) => r.names).filter((n) => !cosignTagSubject(n));
+    throw invalid('no-match', `no name matches ${rules.map((r) => r.from).join(' or ')}; the names are ${names.join(', ') || 'none'} (full references: name the registry)`, source.display);
   }
   const all = roots.flatMap((r) => r.names);
   const dup = all.find((n, i) => all.indexOf(n) !== i);

@@ -221,7 +221,7 @@ export async function renameInStore(plan: (source: ArchiveSource) => PlanRoot[])
   try {
     const roots = plan(source);
     const next = rootDescriptors(roots);
-    const store = Store.open();
+    const store = Store.openExisting();
     const sizes = new Map<string, string>();
     for (const d of store.readIndex().manifests) if (d.annotations?.[SIZE_ANNOTATION]) sizes.set(d.digest, d.annotations[SIZE_ANNOTATION]);
     const withSizes = next.map((d) => (sizes.has(d.digest) ? { ...d, annotations: { ...(d.annotations ?? {}), [SIZE_ANNOTATION]: sizes.get(d.digest)! } } : d));
@@ -284,7 +284,7 @@ export interface PruneResult {
  * children, artifacts), not a live load's pending list. Temporaries of dead processes go too.
  */
 export async function pruneStore(): Promise<PruneResult> {
-  const store = Store.open();
+  const store = Store.openExisting();
   return store.locked(async () => {
     const source = await openSource('store:');
     const referenced = new Set<string>();

@@ -2,7 +2,8 @@
  * Conformance over every real archive in ../shared (corpus.json and fixtures.json): what imgpack
  * reads must equal the independent expectations; broken archives must be caught and named.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { loadItems, requireSharedInCi, sharedAvailable } from '../helpers/shared.js';
@@ -18,6 +19,19 @@ const items = loadItems();
  */
 const platformString = (p: { os: string; architecture: string; variant?: string } | null) => (p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : 'unknown');
 const noStackTrace = (stderr: string) => expect(stderr).not.toMatch(/\n\s+at /);
+
+/**
+ * A cut .tar.xz is inspected by the built command, as a user runs it: under vitest's module
+ * loader, xz-decompress reports the cut a second time after the read has failed and let go,
+ * which the test process then sees as an uncaught error; node running the build does not
+ * (measured with the same cuts and a 500 ms wait in one process).
+ */
+async function inspectInItsOwnProcess(path: string) {
+  const bin = new URL('../../bin/imgpack.cjs', import.meta.url).pathname;
+  if (!existsSync(new URL('../../dist/imgpack.cjs', import.meta.url))) return runCli('inspect', path);
+  const r = spawnSync(process.execPath, [bin, 'inspect', path], { encoding: 'utf8' });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
 
 describe.skipIf(!sharedAvailable())('conformance over ../shared', () => {
   it('has the items it expects', () => {
@@ -94,7 +108,7 @@ describe.skipIf(!sharedAvailable())('real archives cut short', () => {
       for (const fraction of [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.97]) {
         const at = Math.floor(data.length * fraction);
         const cut = writeTemp(dir, `cut-${label.replace(/\W/g, '-')}-${at}`, data.subarray(0, at));
-        const r = await runCli('inspect', cut);
+        const r = file.endsWith('.xz') ? await inspectInItsOwnProcess(cut) : await runCli('inspect', cut);
         noStackTrace(r.stderr);
         if (r.code === 0) {
           // Only the end blocks and padding were cut: the same images as the whole archive.

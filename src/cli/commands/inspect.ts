@@ -26,6 +26,9 @@ Examples:
         const report = inspectSource(source, opts.image);
         if (opts.json) printJson(ctx.io, report);
         else printHuman(ctx.io, report, !!opts.layers);
+        // CLI.md: an input that holds no image and has problems is not an image archive (exit 1);
+        // what was found is printed all the same.
+        if (report.images.length === 0 && report.problems.length > 0) ctx.setExitCode(1);
       } finally {
         await source.close();
       }

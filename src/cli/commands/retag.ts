@@ -25,7 +25,6 @@ Examples:
         const { roots, renamed } = retagRoots(source, rules);
         if (!ctx.io.quiet && !flags.json) {
           for (const r of renamed) ctx.io.err(`${familiarName(r.from)} -> ${familiarName(r.to)}`);
-          if (renamed.length === 0) ctx.io.err('no name matched any prefix');
         }
         return { roots, extra: { renamed } };
       });

@@ -43,7 +43,10 @@ export function currentStorePath(): string {
 export class Store {
   private constructor(readonly root: string) {}
 
-  /** Opens the store, creating it on first use. */
+  /**
+   * Opens the store, creating it on first use: for the commands that add images (load, pull,
+   * `-o store:`, serve's pushes). Every other command opens it with `openExisting`.
+   */
   static open(root = currentStorePath()): Store {
     try {
       mkdirSync(join(root, 'blobs', 'sha256'), { recursive: true });
@@ -76,6 +79,17 @@ export class Store {
         }
       }
     }
+  }
+
+  /**
+   * Opens a store that exists; a command that only reads or renames never creates one (CLI.md):
+   * a mistyped --store is an error (exit 2), not an empty store that verifies.
+   */
+  static openExisting(root = currentStorePath()): Store {
+    if (!existsSync(join(root, 'index.json'))) throw usage('no-store', `no store at ${root}`);
+    const store = new Store(root);
+    store.recoverPruneLeftovers();
+    return store;
   }
 
   get lockPath(): string {

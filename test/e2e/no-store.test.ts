@@ -1,0 +1,54 @@
+/**
+ * Issue 13 item 14: a command that only reads the store never creates one. A mistyped --store
+ * used to create an empty store that `verify store:` then called OK.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const dir = tempDir();
+
+describe('reading commands never create a store', () => {
+  it('images, verify store:, inspect store:, save and prune say there is no store (exit 2) and create nothing', async () => {
+    const missing = join(dir, 'typo-store');
+    for (const args of [['images'], ['verify', 'store:'], ['inspect', 'store:'], ['save', 'app:1', '-o', join(dir, 'out.tar')], ['prune']]) {
+      const r = await runCli('--store', missing, ...args);
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 2, `imgpack: no store at ${missing}\n`]);
+      expect(existsSync(missing), args[0]).toBe(false);
+    }
+  });
+
+  it('load creates the store it adds to', async () => {
+    const store = join(dir, 'new-store');
+    const r = await runCli('--store', store, 'load', '-i', new URL('../../samples/tool.oci.tar', import.meta.url).pathname);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(store, 'index.json'))).toBe(true);
+    expect((await runCli('--store', store, 'verify', 'store:')).code).toBe(0);
+  });
+});
+
+describe('mistakes that wrote nothing useful and said OK', () => {
+  const sample = new URL('../../samples/tool.oci.tar', import.meta.url).pathname;
+
+  it('retag whose prefixes match no name writes nothing and exits 1, listing the names (issue 13 item 10)', async () => {
+    const out = join(dir, 'retagged.tar');
+    const r = await runCli('retag', sample, '--replace-prefix', 'docker.io/imgpack/=registry.local/imgpack/', '-o', out);
+    expect([r.code, r.stderr]).toEqual([1, `imgpack: no name matches docker.io/imgpack/; the names are quay.io/imgpack/tool:2 (full references: name the registry) (${sample})\n`]);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('inspect of an input with no image and problems exits 1 and still prints what it found (issue 13 item 15)', async () => {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const layout = join(dir, 'broken-layout');
+    mkdirSync(layout);
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'a'.repeat(64)}`, size: 10 }] }));
+    const r = await runCli('inspect', layout);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(`${layout}: oci-layout, 0 images\n`);
+    expect(r.stderr).toMatch(/^problem: index.json manifests\[0\] references a blob that is missing/);
+    expect((await runCli('inspect', sample)).code).toBe(0);
+  });
+});
