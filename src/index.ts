@@ -35,6 +35,7 @@ export { exportImage, flatten, type ExportReport } from './ops/export.js';
 export { exportToDirectory, type ExportDirOptions } from './ops/export-dir.js';
 export { repairVolumes, type RepairResult } from './ops/repair.js';
 export { generateKey, signManifest, checkTrust } from './ops/signing.js';
+export { commitImage, type CommitImageOptions, type CommittedImage, type CommitOptions } from './ops/commit.js';
 export { verifyCosign, requireSigned, readCosignKey, type CosignKey, type CosignReport, type ImageVerdict, type CosignVerifyOptions } from './ops/cosign-verify.js';
 export { AttachedFinder, type AttachedManifest } from './formats/registry/referrers.js';
 export { runImageSet, readFailureReport, writeFailureReport, pinnedReference, type ImageSetOptions, type ImageSetReport, type ImageSetSummary, type ResolvedImage, type SetFailure, type SetNote, type SetProgress, type Delivery, type LockInfo, type FailureReport, type RetryEntry } from './ops/image-sets.js';

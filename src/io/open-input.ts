@@ -31,7 +31,11 @@ export interface OpenedInput {
 }
 
 export async function openInput(spec: string): Promise<OpenedInput> {
-  if (spec === '-') return openStream(process.stdin, '-');
+  if (spec === '-') {
+    // As docker load: nobody types an archive. Waiting would look like a hang behind a spinner.
+    if (process.stdin.isTTY) throw usage('stdin-is-terminal', 'standard input is a terminal; give -i FILE or pipe an archive');
+    return openStream(process.stdin, '-');
+  }
   const volumes = findVolumeSet(spec);
   if (volumes?.loadable && spec.endsWith('.imgpack.json')) {
     throw usage('loadable-volumes', 'this set\'s volumes are archives of their own (--loadable-volumes): open one of them, or give the set to load -i or verify, which read them all', spec);

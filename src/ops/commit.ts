@@ -5,7 +5,7 @@
  * (the new layer, config and manifest) laid over the base's blobs, handed to the copy engine like
  * any source, so every output format and the store work.
  */
-import { closeSync, createReadStream, createWriteStream, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, posix, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -13,7 +13,13 @@ import { pipeline } from 'node:stream/promises';
 import { CodecPool } from '../io/workers.js';
 import { DEFAULT_LEVEL, parallelCompressor } from '../io/parallel-compress.js';
 import { extract, pack, type Header } from 'tar-stream';
-import { usage } from '../errors.js';
+import { invalid, usage } from '../errors.js';
+import { DirTree } from '../io/file-tree.js';
+import { CatalogBuilder } from '../formats/catalog-builder.js';
+import { readOciLayout } from '../formats/oci-layout.js';
+import { OverlayTree } from '../formats/overlay-tree.js';
+import { ArchiveSource } from '../formats/source.js';
+import { describeImage, selectImages } from './select.js';
 import { decompress, sniffCompression, MAGIC_LENGTH } from '../io/compression.js';
 import { spoolDir } from '../io/temp.js';
 import { cancelSignal } from '../io/cancel.js';
@@ -207,3 +213,45 @@ export function baseLayerDescriptors(image: ImageRecord | undefined): Descriptor
   });
 }
 
+
+export interface CommitImageOptions extends CommitOptions {
+  /** The base image, when the base holds several (as --image). */
+  images?: string[];
+  /** Full references the new image is named by. */
+  names: string[];
+}
+
+export interface CommittedImage {
+  /** The new image as a source (over the base, whose layers it reuses): write it with writePlan. */
+  source: ArchiveSource;
+  /** The new image's ID. */
+  image: string | undefined;
+}
+
+/**
+ * docker commit / crane append as a library call: a new image from a base (or scratch, with no
+ * base) and files: the new layer(s) built from `adds` and `removes`, the config from the base's
+ * with `changes` applied, in a layout under $TMPDIR that reads through to the base for its layers.
+ */
+export async function commitImage(base: ArchiveSource | undefined, opts: CommitImageOptions): Promise<CommittedImage> {
+  let image: ImageRecord | undefined;
+  if (base) {
+    const images = selectImages(base.catalog, opts.images ?? [], base.display);
+    if (images.length !== 1) throw invalid('ambiguous-image', `${base.display} holds ${images.length} images (${images.map(describeImage).join('; ')}); choose one with --image`, base.display);
+    image = images[0];
+  }
+  const adds = opts.adds.map(parseAdd);
+  const groups = opts.layerPerAdd ? adds.map((a) => [a]) : adds.length ? [adds] : [];
+  const layers: NewLayer[] = [];
+  for (let i = 0; i < groups.length; i++) layers.push(await buildLayer(groups[i], i === groups.length - 1 ? opts.removes : [], opts));
+  if (groups.length === 0 && opts.removes.length) layers.push(await buildLayer([], opts.removes, opts));
+  const config = newConfig(image?.config.json, layers, opts);
+  const dir = mkdtempSync(join(spoolDir(), 'commit-'));
+  writeCommitLayout(dir, baseLayerDescriptors(image), layers, config, opts.names);
+  for (const l of layers) renameSync(l.path, join(dir, 'blobs', 'sha256', l.digest.slice(7)));
+  const tree = new OverlayTree(await DirTree.open(dir), base);
+  const b = new CatalogBuilder();
+  await readOciLayout(tree, b);
+  const source = new ArchiveSource('commit', tree, 'none', b.build('oci-layout'));
+  return { source, image: source.catalog.images[0]?.id };
+}

@@ -178,10 +178,12 @@ export async function* flatten(source: ArchiveSource, image: ImageRecord, skip: 
 
 export async function exportImage(source: ArchiveSource, image: ImageRecord, target: string): Promise<ExportReport> {
   const report: ExportReport = { image: image.id, entries: 0, bytes: 0, skipped: [] };
-  const temp = siblingTempName(target);
-  const remove = registerTemp(temp);
+  // -o -: standard output (into tar x, or a pipe), with no temporary name to rename.
+  const toStdout = target === '-';
+  const temp = toStdout ? undefined : siblingTempName(target);
+  const remove = temp ? registerTemp(temp) : () => {};
   const out = pack();
-  const written = pipeline(out as unknown as Readable, createWriteStream(temp, { flags: 'wx' }), { signal: cancelSignal });
+  const written = pipeline(out as unknown as Readable, temp ? createWriteStream(temp, { flags: 'wx' }) : process.stdout, { signal: cancelSignal, end: !toStdout });
   written.catch(() => {});
   try {
     for await (const { header, content } of flatten(source, image, (path, reason) => report.skipped.push({ path, reason }))) {
@@ -201,8 +203,10 @@ export async function exportImage(source: ArchiveSource, image: ImageRecord, tar
     out.finalize();
     await written;
     throwIfCancelled(); // stopped before the rename: nothing appears
-    renameSync(temp, target);
-    releaseTemp(temp);
+    if (temp) {
+      renameSync(temp, target);
+      releaseTemp(temp);
+    }
     return report;
   } catch (e) {
     out.destroy();

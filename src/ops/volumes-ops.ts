@@ -6,7 +6,8 @@ import { fromSystemError, invalid, usage } from '../errors.js';
 import { checkFreeSpace } from '../io/output.js';
 import { registerTemp, releaseTemp, siblingTempName } from '../io/temp.js';
 import { throwIfCancelled } from '../io/cancel.js';
-import { checkVolumes, findVolumeSet, noVolumeSetError, VolumeError, VolumeSink, type TransferManifest } from '../io/volumes.js';
+import { checkVolumes, findVolumeSet, noVolumeSetError, VolumeError, VolumeSink, type TransferManifest, type VolumeSet } from '../io/volumes.js';
+import { once } from 'node:events';
 import { openSource } from '../formats/source.js';
 import { VERSION } from '../version.js';
 
@@ -52,6 +53,7 @@ export async function joinVolumes(spec: string, target: string): Promise<{ size:
   if (set.loadable) throw usage('loadable-volumes', 'these volumes are archives of their own (--loadable-volumes): there is nothing to join; load or verify the set', spec);
   const problems = await checkVolumes(set);
   if (problems.length) throw new VolumeError(problems, spec);
+  if (target === '-') return joinToStandardOutput(set, spec);
   const total = set.files.reduce((n, f) => n + statSync(f).size, 0);
   await checkFreeSpace(resolve(target), total);
   const temp = siblingTempName(target);
@@ -87,4 +89,26 @@ export async function joinVolumes(spec: string, target: string): Promise<{ size:
     remove();
     throw e instanceof Error && e.name === 'ImgpackError' ? e : fromSystemError(e, dirname(target));
   }
+}
+
+/**
+ * `join -o -`: the volumes, each already checked against its sha256, streamed to standard
+ * output (into docker load, say); the whole archive's sha256 is checked at the end too.
+ */
+async function joinToStandardOutput(set: VolumeSet, spec: string): Promise<{ size: number; sha256: string; volumes: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for (const f of set.files) {
+    for await (const chunk of createReadStream(f, { highWaterMark: 4 << 20 })) {
+      throwIfCancelled();
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+    }
+  }
+  const sha256 = `sha256:${hash.digest('hex')}`;
+  if (set.manifest && (sha256 !== set.manifest.sha256 || size !== set.manifest.size)) {
+    throw invalid('join-mismatch', `the joined archive has sha256 ${sha256} (${size} bytes), the manifest says ${set.manifest.sha256} (${set.manifest.size} bytes)`, spec);
+  }
+  return { size, sha256, volumes: set.files.length };
 }

@@ -34,6 +34,7 @@ describe('npm install -g of the packed tarball, offline', () => {
     const offline = { npm_config_registry: 'http://127.0.0.1:9', npm_config_cache: cache };
     const install = run('npm', ['install', '-g', '--offline', '--prefix', prefix, '--no-audit', '--no-fund', `./${filename}`], { env: offline });
     expect(install.code, install.stderr).toBe(0);
+    expect(install.stderr, 'npm install -g prints no warning (a prepare script would be one)').not.toMatch(/warn/i);
 
     const imgpack = join(prefix, 'bin', 'imgpack');
     const elsewhere = { cwd: dir, env: offline };

@@ -160,7 +160,9 @@ async function signalAtRandom(op: string, args: string[], span: number, i: numbe
     // Before imgpack's first line runs (while Node starts), and after its last (Node resets
     // signal handlers as it exits), the default action applies: nothing started, or all is done.
     const done = stderr !== '' || stdout !== '';
-    if (!done) expect(delay, `${label}: killed by the signal, though it came after start-up (${Math.round(startup)} ms)`).toBeLessThan(startup * 2);
+    // Start-up was measured on an idle moment; on a busy machine (CI beside other work) Node's
+    // start-up takes longer, hence the margin.
+    if (!done) expect(delay, `${label}: killed by the signal, though it came after start-up (${Math.round(startup)} ms)`).toBeLessThan(startup * 3 + 250);
     count(op, done ? 'finished, then killed on its way out' : 'before start');
     return done ? 'finished' : 'stopped';
   }

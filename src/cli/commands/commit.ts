@@ -1,20 +1,12 @@
-import { mkdtempSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { CommandContext } from '../context.js';
 import { collect } from '../context.js';
-import { invalid, usage } from '../../errors.js';
-import { DirTree } from '../../io/file-tree.js';
-import { spoolDir } from '../../io/temp.js';
-import { CatalogBuilder } from '../../formats/catalog-builder.js';
-import { readOciLayout } from '../../formats/oci-layout.js';
-import { OverlayTree } from '../../formats/overlay-tree.js';
-import { ArchiveSource } from '../../formats/source.js';
-import { baseLayerDescriptors, buildLayer, newConfig, parseAdd, writeCommitLayout, type CommitOptions, type NewLayer } from '../../ops/commit.js';
+import { usage } from '../../errors.js';
+import type { ArchiveSource } from '../../formats/source.js';
+import { commitImage, type CommitOptions } from '../../ops/commit.js';
 import { rootsOf } from '../../ops/plan.js';
 import { newName } from '../../ops/rename.js';
-import { describeImage, selectImages } from '../../ops/select.js';
 import { addOutputOptions, outputOf, runWrite, withSources, zstdLevelOf, type WriteFlags } from '../write-common.js';
 
 interface CommitFlags extends WriteFlags {
@@ -59,26 +51,8 @@ Examples:
       const names = flags.tag.map(newName);
       const opts: CommitOptions = { adds: flags.add, removes: flags.remove, changes: flags.change, author: flags.author, message: flags.message, compress: flags.compress as 'gzip' | 'zstd' | 'none', zstdLevel: zstdLevelOf(flags), sourceDateEpoch: epoch, preserveOwner: flags.preserveOwner, layerPerAdd: flags.layerPerAdd };
       const run = async (base: ArchiveSource | undefined) => {
-        let image;
-        if (base) {
-          const images = selectImages(base.catalog, flags.image, base.display);
-          if (images.length !== 1) throw invalid('ambiguous-image', `${base.display} holds ${images.length} images (${images.map(describeImage).join('; ')}); choose one with --image`, base.display);
-          image = images[0];
-        }
-        const adds = flags.add.map(parseAdd);
-        const groups = opts.layerPerAdd ? adds.map((a) => [a]) : adds.length ? [adds] : [];
-        const layers: NewLayer[] = [];
-        for (let i = 0; i < groups.length; i++) layers.push(await buildLayer(groups[i], i === groups.length - 1 ? flags.remove : [], opts));
-        if (groups.length === 0 && flags.remove.length) layers.push(await buildLayer([], flags.remove, opts));
-        const config = newConfig(image?.config.json, layers, opts);
-        const dir = mkdtempSync(join(spoolDir(), 'commit-'));
-        writeCommitLayout(dir, baseLayerDescriptors(image), layers, config, names);
-        for (const l of layers) renameSync(l.path, join(dir, 'blobs', 'sha256', l.digest.slice(7)));
-        const tree = new OverlayTree(await DirTree.open(dir), base);
-        const b = new CatalogBuilder();
-        await readOciLayout(tree, b);
-        const source = new ArchiveSource('commit', tree, 'none', b.build('oci-layout'));
-        await runWrite(ctx, { roots: rootsOf(source) }, out, base ? [base] : [], flags, { image: source.catalog.images[0]?.id, names });
+        const { source, image } = await commitImage(base, { ...opts, images: flags.image, names });
+        await runWrite(ctx, { roots: rootsOf(source) }, out, base ? [base] : [], flags, { image, names });
       };
       if (spec === 'scratch') await run(undefined);
       else await withSources([spec], ([base]) => run(base), ctx);

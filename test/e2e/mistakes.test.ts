@@ -1,6 +1,7 @@
 /**
- * Issue 13 item 14: a command that only reads the store never creates one. A mistyped --store
- * used to create an empty store that `verify store:` then called OK.
+ * Issue 13: mistakes that used to go unnoticed. A command that only reads the store never creates
+ * one (item 14): a mistyped --store used to create an empty store that `verify store:` then
+ * called OK.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,5 +51,25 @@ describe('mistakes that wrote nothing useful and said OK', () => {
     expect(r.stdout).toBe(`${layout}: oci-layout, 0 images\n`);
     expect(r.stderr).toMatch(/^problem: index.json manifests\[0\] references a blob that is missing/);
     expect((await runCli('inspect', sample)).code).toBe(0);
+  });
+});
+
+describe('-o - is standard output (issue 13 item 6)', () => {
+  it('export and join write to standard output, and no file named -', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const { cliArgv } = await import('../helpers/spawn.js');
+    const sample = new URL('../../samples/tool.oci.tar', import.meta.url).pathname;
+    const work = join(dir, 'stdout');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(work);
+    const exported = spawnSync(process.execPath, cliArgv('export', sample, '-o', '-'), { cwd: work, maxBuffer: 1 << 26 });
+    expect(exported.status, exported.stderr.toString()).toBe(0);
+    expect(exported.stdout.subarray(257, 262).toString()).toBe('ustar'); // a tar on standard output
+    expect((await runCli('convert', sample, '-o', join(work, 'b.tar'), '--volume-size', '1M')).code).toBe(0);
+    const joined = spawnSync(process.execPath, cliArgv('join', join(work, 'b.tar.001'), '-o', '-'), { cwd: work, maxBuffer: 1 << 26 });
+    expect(joined.status, joined.stderr.toString()).toBe(0);
+    expect(joined.stdout.equals(readFileSync(join(work, 'b.tar.001')))).toBe(true);
+    expect(readdirSync(work).sort()).toEqual(['b.tar.001', 'b.tar.imgpack.json']);
   });
 });
