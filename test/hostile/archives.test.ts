@@ -203,7 +203,7 @@ describe('size bombs: bounded memory and time, and the message names the limit',
     const cfg = img.config.data.toString().replace('"config":{', `"config":{"Labels":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)},`);
     const file = writeTemp(dir, 'deep-labels.tar', await tarBuffer([...withoutManifest, { name: 'c.json', data: Buffer.from(cfg) }, manifestJson([{ Config: 'c.json', RepoTags: ['x:1'], Layers: [layerName] }])]));
     const i = await runCli('inspect', file, '--json');
-    expect(i.code).toBe(0);
+    expect(i.code).toBe(1); // its only image cannot be read: no image, and problems (issue 13 item 15)
     expect(i.json().problems[0]).toMatchObject({ code: 'limit-json-depth', subject: 'c.json', message: 'config c.json is nested more than 1000 levels deep, the limit for JSON documents' });
   });
 
