@@ -198,7 +198,8 @@ describe(`SIGINT / SIGTERM at random points (${ITERATIONS} per operation, ${Math
       expect(now.temporaries, `load #${i}`).toEqual([]);
       expect(temporaries([]), `load #${i}`).toEqual([]);
       if (how === 'stopped') expect({ names: now.names, blobs: now.blobs }, `load #${i}: the store is as it was`).toEqual({ names: was.names, blobs: was.blobs });
-      expect((await runCli('--store', s, 'verify', 'store:')).code).toBe(0);
+      // A load stopped before it made the store leaves none (verify store: would say so, exit 2).
+      if (existsSync(join(s, 'index.json'))) expect((await runCli('--store', s, 'verify', 'store:')).code).toBe(0);
       await completes(args(s));
       rmSync(s, { recursive: true, force: true });
     }
