@@ -49,8 +49,7 @@ export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutp
   const format = (opts.format as OutputFormat | undefined) ?? (isDir ? 'oci-layout' : 'hybrid');
   if (format === 'oci-layout' && target === '-') throw usage('bad-format', 'an oci-layout is a directory and cannot go to standard output', target);
   if (format !== 'oci-layout' && isDir) throw usage('bad-output', `${format} is a file, but the output is a directory`, target);
-  const implied = /\.(tar\.gz|tgz)$/.test(target) ? 'gzip' : /\.tar\.zst$/.test(target) ? 'zstd' : 'none';
-  const compress = (opts.compress ?? implied) as OuterCompression;
+  const compress = (opts.compress ?? impliedCompression(target)) as OuterCompression;
   if (!['none', 'gzip', 'zstd'].includes(compress)) throw usage('bad-compress', `unknown compression "${opts.compress}" (none, gzip, zstd)`, opts.compress);
   if (compress !== 'none' && format === 'oci-layout') throw usage('bad-compress', 'a directory cannot be compressed', target);
   if (opts.parity !== undefined && opts.volumeSize === undefined) throw usage('usage', '--parity adds parity volumes to a volume set: give --volume-size too', opts.parity);
@@ -67,6 +66,20 @@ export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutp
     return { target, format, compress, transferManifest: true };
   }
   return { target, format, compress };
+}
+
+/**
+ * The compression an output's name says (issue 13 item 7: a name never lies): .gz and .tgz gzip
+ * (docker's classic `docker save -o images.gz` example: docker load reads it), .zst zstd; .xz,
+ * .bz2 and the like name a compression imgpack cannot write, so they are refused rather than
+ * given a plain tar. --compress overrides, and then the name is taken as given.
+ */
+export function impliedCompression(target: string): OuterCompression {
+  if (/\.(gz|tgz)$/i.test(target)) return 'gzip';
+  if (/\.(zst|tzst)$/i.test(target)) return 'zstd';
+  const other = /\.(xz|txz|bz2|tbz2?|lz4|lzma|z)$/i.exec(target);
+  if (other) throw usage('bad-compress', `imgpack cannot write .${other[1]} compression: name the output .tar, .tar.gz (or .tgz, .gz) or .tar.zst, or give --compress none|gzip|zstd`, target);
+  return 'none';
 }
 
 /** An output path that is one of the inputs would destroy the input while it is read. */

@@ -73,3 +73,23 @@ describe('-o - is standard output (issue 13 item 6)', () => {
     expect(readdirSync(work).sort()).toEqual(['b.tar.001', 'b.tar.imgpack.json']);
   });
 });
+
+describe('an output name\'s extension never lies (issue 13 item 7)', () => {
+  const sample = new URL('../../samples/tool.oci.tar', import.meta.url).pathname;
+  it('.gz alone gzips (docker save -o images.gz), .tar.zst zstd; .tar.xz and .tar.bz2 are refused; --compress overrides', async () => {
+    const { readFileSync } = await import('node:fs');
+    const magic = (p: string) => readFileSync(p).subarray(0, 4).toString('hex');
+    expect((await runCli('convert', sample, '-o', join(dir, 'images.gz'))).code).toBe(0);
+    expect(magic(join(dir, 'images.gz')).slice(0, 4)).toBe('1f8b');
+    expect((await runCli('convert', sample, '-o', join(dir, 'images.tar.zst'))).code).toBe(0);
+    expect(magic(join(dir, 'images.tar.zst'))).toBe('28b52ffd');
+    for (const ext of ['tar.xz', 'tar.bz2']) {
+      const out = join(dir, `images.${ext}`);
+      const r = await runCli('convert', sample, '-o', out);
+      expect([r.code, r.stderr]).toEqual([2, `imgpack: imgpack cannot write .${ext.slice(4)} compression: name the output .tar, .tar.gz (or .tgz, .gz) or .tar.zst, or give --compress none|gzip|zstd (${out})\n`]);
+      expect(existsSync(out)).toBe(false);
+    }
+    expect((await runCli('convert', sample, '-o', join(dir, 'plain.tar.xz'), '--compress', 'none')).code).toBe(0);
+    expect((await runCli('verify', join(dir, 'images.gz'))).code).toBe(0);
+  });
+});
