@@ -5,7 +5,7 @@ import { Option } from 'commander';
 import { usage } from '../errors.js';
 import type { ArchiveSource } from '../formats/source.js';
 import type { PlanRoot } from '../ops/plan.js';
-import { resolveOutput, type ResolvedOutput } from '../ops/write.js';
+import { formatKeeping, resolveOutput, type ResolvedOutput } from '../ops/write.js';
 import { siblingTempName } from '../io/temp.js';
 import type { CommandContext } from './context.js';
 import { printJson } from './io.js';
@@ -46,7 +46,7 @@ export async function runRename(ctx: CommandContext, spec: string, flags: WriteF
   await withSources([spec], async ([source]) => {
     const { roots, extra } = plan(source);
     if (flags.output) {
-      await runWrite(ctx, { roots }, resolveOutput(flags.output, { format: flags.format, compress: flags.compress }), [source], flags, extra);
+      await runWrite(ctx, { roots }, resolveOutput(flags.output, { format: flags.format ?? formatKeeping(source, flags.output), compress: flags.compress }), [source], flags, extra);
       return;
     }
     const format = (flags.format as ResolvedOutput['format']) ?? source.format;

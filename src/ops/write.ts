@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { invalid, usage } from '../errors.js';
 import { CodecPool } from '../io/workers.js';
 import { DEFAULT_LEVEL, parallelCompressor } from '../io/parallel-compress.js';
-import { checkFreeSpace, checkOutputDir, DirWriter, TarFileWriter, type VolumeInfo } from '../io/output.js';
+import { checkFreeSpace, checkOutputDir, DirWriter, isDirectoryOutput, TarFileWriter, type VolumeInfo } from '../io/output.js';
 import { parseSize, sizeUnitOf, writeFileManifest, type TransferManifest } from '../io/volumes.js';
 import { DockerArchiveSink } from '../formats/sinks/docker-archive-sink.js';
 import { LayoutSink } from '../formats/sinks/layout-sink.js';
@@ -66,6 +66,17 @@ export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutp
     return { target, format, compress, transferManifest: true };
   }
   return { target, format, compress };
+}
+
+/**
+ * tag / untag / retag -o keep the source's format (issue 13 item 8): a docker-archive stays a
+ * docker-archive, an OCI layout becomes an oci-archive in a file; a directory output is a layout.
+ */
+export function formatKeeping(source: ArchiveSource, target: string): OutputFormat | undefined {
+  if (isStoreSpec(target) || isDirectoryOutput(target)) return undefined;
+  if (source.format === 'docker-archive' || source.format === 'hybrid' || source.format === 'oci-archive') return source.format;
+  if (source.format === 'oci-layout') return 'oci-archive';
+  return undefined;
 }
 
 /**

@@ -93,3 +93,22 @@ describe('an output name\'s extension never lies (issue 13 item 7)', () => {
     expect((await runCli('verify', join(dir, 'images.gz'))).code).toBe(0);
   });
 });
+
+describe('tag, untag and retag -o keep the source\'s format (issue 13 item 8)', () => {
+  it('a docker-archive stays a docker-archive, an oci-archive an oci-archive; --format still chooses', async () => {
+    for (const [file, format] of [['web.docker.tar', 'docker-archive'], ['tool.oci.tar', 'oci-archive']]) {
+      const sample = new URL(`../../samples/${file}`, import.meta.url).pathname;
+      const name = (await runCli('inspect', sample, '--json')).json().images[0].repoTags[0];
+      const out = join(dir, `tagged-${file}`);
+      expect((await runCli('tag', sample, name, 'docker.io/library/extra:1', '-o', out)).code).toBe(0);
+      expect((await runCli('inspect', out, '--json')).json().format).toBe(format);
+      const retagged = join(dir, `retagged-${file}`);
+      expect((await runCli('retag', sample, '--replace-prefix', `${name.split('/')[0]}/=registry.local/`, '-o', retagged)).code).toBe(0);
+      expect((await runCli('inspect', retagged, '--json')).json().format).toBe(format);
+    }
+    const sample = new URL('../../samples/tool.oci.tar', import.meta.url).pathname;
+    const chosen = join(dir, 'chosen.tar');
+    expect((await runCli('untag', sample, 'quay.io/imgpack/tool:2', '-o', chosen, '--format', 'hybrid')).code).toBe(0);
+    expect((await runCli('inspect', chosen, '--json')).json().format).toBe('hybrid');
+  });
+});
