@@ -201,6 +201,7 @@ export function dockerImageOf(root: PlanRoot, platform?: Platform): ImageRecord 
 export function mergeRoots(groups: PlanRoot[][], prefer?: 'first' | 'last'): PlanRoot[] {
   const out: PlanRoot[] = [];
   const owner = new Map<string, PlanRoot>();
+  const named = new Set<PlanRoot>(); // roots that were offered names
   const ordered = prefer === 'last' ? [...groups].reverse() : groups;
   for (const group of ordered) {
     for (const root of group) {
@@ -218,9 +219,26 @@ export function mergeRoots(groups: PlanRoot[][], prefer?: 'first' | 'last'): Pla
         owner.set(name, target);
         if (!target.names.includes(name)) target.names.push(name);
       }
+      if (root.names.length) named.add(target);
     }
   }
-  return prefer === 'last' ? out.reverse() : out;
+  // An image that lost every name to the preferred source goes, unless a referrer (its signature,
+  // its SBOM) still holds it: it was named, and nothing asked for it unnamed (issue 13 item 11).
+  const held = new Set(out.filter((r) => r.node.kind === 'artifact').flatMap((r) => {
+    const digest = (r.node as { descriptor: Descriptor }).descriptor.digest;
+    const refersTo = r.source.catalog.artifacts.find((a) => a.digest === digest)?.refersTo;
+    return refersTo ? [refersTo] : [];
+  }));
+  const kept = out.filter((r) => r.names.length > 0 || !named.has(r) || manifestDigestsOf(r).some((d) => held.has(d)));
+  return prefer === 'last' ? kept.reverse() : kept;
+}
+
+/** The manifest digests a root holds: its manifest, or an index and its children. */
+function manifestDigestsOf(r: PlanRoot): string[] {
+  const n = r.node;
+  if (n.kind === 'manifest') return n.image.manifests.flatMap((m) => (m.digest ? [m.digest] : []));
+  if (n.kind === 'index') return [n.index.digest, ...n.images.flatMap((i) => i.manifests.flatMap((m) => (m.digest ? [m.digest] : [])))];
+  return [n.descriptor.digest];
 }
 
 /**

@@ -112,3 +112,24 @@ describe('tag, untag and retag -o keep the source\'s format (issue 13 item 8)', 
     expect((await runCli('inspect', chosen, '--json')).json().format).toBe('hybrid');
   });
 });
+
+describe('merge --prefer (issue 13 item 11)', () => {
+  it('drops the image that lost its only name, and keeps one that another name still holds', async () => {
+    const { buildImage, dockerArchiveEntries, tarBuffer } = await import('../../src/testing/build.js');
+    const { writeTemp } = await import('../helpers/tmp.js');
+    const oldApp = await buildImage({ names: ['team/app:1'], layers: [{ files: { v: 'old' } }] }, 'docker');
+    const newApp = await buildImage({ names: ['team/app:1'], layers: [{ files: { v: 'new' } }] }, 'docker');
+    const kept = await buildImage({ names: ['team/app:1', 'team/app:old'], layers: [{ files: { v: 'kept' } }] }, 'docker');
+    const a = writeTemp(dir, 'merge-a.tar', await tarBuffer(dockerArchiveEntries([oldApp])));
+    const b = writeTemp(dir, 'merge-b.tar', await tarBuffer(dockerArchiveEntries([newApp])));
+    const c = writeTemp(dir, 'merge-c.tar', await tarBuffer(dockerArchiveEntries([kept])));
+    const out = join(dir, 'merged.tar');
+    expect((await runCli('merge', a, b, '--prefer', 'last', '-o', out)).code).toBe(0);
+    const images = (await runCli('inspect', out, '--json')).json().images as { id: string; repoTags: string[] }[];
+    expect(images.map((i) => [i.id, i.repoTags])).toEqual([[newApp.config.digest, ['docker.io/team/app:1']]]);
+    const out2 = join(dir, 'merged2.tar');
+    expect((await runCli('merge', c, b, '--prefer', 'last', '-o', out2)).code).toBe(0);
+    const images2 = (await runCli('inspect', out2, '--json')).json().images as { id: string; repoTags: string[] }[];
+    expect(images2.map((i) => [i.id, i.repoTags]).sort()).toEqual([[kept.config.digest, ['docker.io/team/app:old']], [newApp.config.digest, ['docker.io/team/app:1']]].sort());
+  });
+});
