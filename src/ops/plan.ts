@@ -10,7 +10,7 @@ import type { ImageManifest, ImageRecord, IndexRecord } from '../model/catalog.j
 import type { Descriptor, Platform } from '../model/oci.js';
 import { formatPlatform, isUnknownPlatform } from '../model/oci.js';
 import { familiarName } from '../model/reference.js';
-import { describeImage, matchImages } from './select.js';
+import { describeImage, matchImages, namesAsked } from './select.js';
 import type { VolumeInfo } from '../io/output.js';
 import { VERSION } from '../version.js';
 
@@ -124,7 +124,7 @@ export function selectRoots(source: ArchiveSource, opts: SelectOptions): PlanRoo
       if (!found.length) throw invalid('no-such-image', `no image in ${source.display} matches ${ref}`, ref);
       for (const i of found) chosen.add(i);
     }
-    roots = roots.flatMap((r) => restrict(r, (img) => chosen.has(img)));
+    roots = roots.flatMap((r) => restrict(r, (img) => chosen.has(img))).map((r) => (r.node.kind === 'artifact' ? r : { ...r, names: r.names.filter((n) => namesAsked(n, opts.images!)) }));
   }
   if (opts.platform) {
     const want = opts.platform;

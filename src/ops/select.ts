@@ -14,6 +14,12 @@ export function matchImages(catalog: Catalog, ref: string): ImageRecord[] {
   if (isDigest(ref)) {
     return images.filter((i) => i.id === ref || i.manifests.some((m) => m.digest === ref));
   }
+  // A repository without a tag is every tag of it, as docker save takes it (not only :latest).
+  const repository = repositoryAsked(ref);
+  if (repository) {
+    const byRepository = images.filter((i) => i.repoTags.some((t) => repositoryOfName(t) === repository));
+    if (byRepository.length) return byRepository;
+  }
   const full = normalizeName(ref);
   if (full) {
     const byName = images.filter((i) => i.repoTags.includes(full));
@@ -50,4 +56,35 @@ export function selectImages(catalog: Catalog, refs: string[] | undefined, displ
 /** How a human reads an image: its familiar names, or its short ID with its platform. */
 export function describeImage(i: ImageRecord): string {
   return i.repoTags.length ? i.repoTags.map(familiarName).join(', ') : `${shortId(i.id)} (${formatPlatform(i.platform)})`;
+}
+
+/** `app` or `quay.io/team/app` with no tag and no digest: a whole repository, as docker save takes it. */
+function repositoryAsked(ref: string): string | undefined {
+  if (ref.includes('@')) return undefined;
+  const full = normalizeName(ref);
+  if (!full) return undefined;
+  const lastSlash = ref.lastIndexOf('/');
+  if (ref.lastIndexOf(':') > lastSlash) return undefined; // a tag was given
+  return repositoryOfName(full);
+}
+
+function repositoryOfName(name: string): string {
+  const at = name.indexOf('@');
+  const bare = at >= 0 ? name.slice(0, at) : name;
+  const colon = bare.lastIndexOf(':');
+  return colon > bare.lastIndexOf('/') ? bare.slice(0, colon) : bare;
+}
+
+/**
+ * Which of an image's names a selection carries (issue 13 item 5, as docker save): `app:1` only
+ * that name (not `app:latest` beside it), `app` every tag of the repository, an ID or a digest
+ * no name at all.
+ */
+export function namesAsked(name: string, refs: string[]): boolean {
+  return refs.some((ref) => {
+    const repository = repositoryAsked(ref);
+    if (repository) return repositoryOfName(name) === repository;
+    const full = normalizeName(ref);
+    return full !== undefined && full === name;
+  });
 }

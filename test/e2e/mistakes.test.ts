@@ -133,3 +133,24 @@ describe('merge --prefer (issue 13 item 11)', () => {
     expect(images2.map((i) => [i.id, i.repoTags]).sort()).toEqual([[kept.config.digest, ['docker.io/team/app:old']], [newApp.config.digest, ['docker.io/team/app:1']]].sort());
   });
 });
+
+describe('save NAME:TAG writes only the names asked for, as docker save (issue 13 item 5)', () => {
+  it('app:1 carries app:1 only; app every tag of app; an ID no name; convert --image the same', async () => {
+    const store = join(dir, 'names-store');
+    const sample = new URL('../../samples/web.docker.tar', import.meta.url).pathname; // imgpack/web:1.0 and :latest are one image
+    expect((await runCli('--store', store, 'load', '-i', sample)).code).toBe(0);
+    const id = ((await runCli('--store', store, 'images', '--json')).json().images as { name: string; id: string }[]).find((i) => i.name.endsWith('web:1.0'))!.id;
+    const names = async (...sel: string[]) => {
+      const out = join(dir, `names-${sel.join('-').replace(/\W/g, '_')}.tar`);
+      const r = await runCli('--store', store, 'save', ...sel, '-o', out);
+      expect(r.code, r.stderr).toBe(0);
+      return ((await runCli('inspect', out, '--json')).json().images as { repoTags: string[] }[]).flatMap((i) => i.repoTags).sort();
+    };
+    expect(await names('imgpack/web:1.0')).toEqual(['docker.io/imgpack/web:1.0']);
+    expect(await names('imgpack/web')).toEqual(['docker.io/imgpack/web:1.0', 'docker.io/imgpack/web:latest']);
+    expect(await names(id.slice(7, 19))).toEqual([]);
+    const out = join(dir, 'converted-names.tar');
+    expect((await runCli('convert', sample, '--image', 'imgpack/web:latest', '-o', out)).code).toBe(0);
+    expect((await runCli('inspect', out, '--json')).json().images.flatMap((i: { repoTags: string[] }) => i.repoTags)).toEqual(['docker.io/imgpack/web:latest']);
+  });
+});

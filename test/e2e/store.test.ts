@@ -47,7 +47,8 @@ describe('the local store', () => {
     const saved = join(dir, 'saved.tar');
     expect((await inStore(store, 'save', 'busybox', '-o', saved)).code).toBe(0);
     const doc = (await runCli('inspect', saved, '--json')).json();
-    expect(doc.images.map((i: { id: string; repoTags: string[] }) => [i.id, i.repoTags])).toEqual([[a.config.digest, ['docker.io/library/busybox:latest', 'docker.io/library/mybusybox:1']]]);
+    // As docker save: the names asked for (every tag of busybox), not the image's other names.
+    expect(doc.images.map((i: { id: string; repoTags: string[] }) => [i.id, i.repoTags])).toEqual([[a.config.digest, ['docker.io/library/busybox:latest']]]);
     expect((await inStore(store, 'save', '-o', join(dir, 'x.tar'))).code).toBe(2);
     expect((await inStore(store, 'inspect', 'store:', '--json')).json().format).toBe('store');
   });
