@@ -19,13 +19,13 @@ import { CatalogBuilder } from '../formats/catalog-builder.js';
 import { readOciLayout } from '../formats/oci-layout.js';
 import { OverlayTree } from '../formats/overlay-tree.js';
 import { ArchiveSource } from '../formats/source.js';
-import { describeImage, selectImages } from './select.js';
+import { oneImage } from './select.js';
 import { decompress, sniffCompression, MAGIC_LENGTH } from '../io/compression.js';
 import { spoolDir } from '../io/temp.js';
 import { cancelSignal } from '../io/cancel.js';
 import type { ImageRecord } from '../model/catalog.js';
 import { MediaType } from '../model/media-types.js';
-import type { Descriptor, ImageConfig } from '../model/oci.js';
+import type { Descriptor, ImageConfig, Platform } from '../model/oci.js';
 import { applyChange } from './changes.js';
 import { cleanPath } from './export.js';
 
@@ -217,6 +217,8 @@ export function baseLayerDescriptors(image: ImageRecord | undefined): Descriptor
 export interface CommitImageOptions extends CommitOptions {
   /** The base image, when the base holds several (as --image). */
   images?: string[];
+  /** Of a multi-platform base, this platform (default: this host's). */
+  platform?: Platform;
   /** Full references the new image is named by. */
   names: string[];
 }
@@ -236,9 +238,7 @@ export interface CommittedImage {
 export async function commitImage(base: ArchiveSource | undefined, opts: CommitImageOptions): Promise<CommittedImage> {
   let image: ImageRecord | undefined;
   if (base) {
-    const images = selectImages(base.catalog, opts.images ?? [], base.display);
-    if (images.length !== 1) throw invalid('ambiguous-image', `${base.display} holds ${images.length} images (${images.map(describeImage).join('; ')}); choose one with --image`, base.display);
-    image = images[0];
+    image = oneImage(base.catalog, { images: opts.images, platform: opts.platform }, base.display);
   }
   const adds = opts.adds.map(parseAdd);
   const groups = opts.layerPerAdd ? adds.map((a) => [a]) : adds.length ? [adds] : [];

@@ -6,7 +6,7 @@
 import { invalid } from '../errors.js';
 import type { Catalog, ImageRecord } from '../model/catalog.js';
 import { isDigest, shortId } from '../model/digest.js';
-import { formatPlatform } from '../model/oci.js';
+import { formatPlatform, hostPlatform, isUnknownPlatform, type Platform } from '../model/oci.js';
 import { familiarName, normalizeName } from '../model/reference.js';
 
 export function matchImages(catalog: Catalog, ref: string): ImageRecord[] {
@@ -87,4 +87,20 @@ export function namesAsked(name: string, refs: string[]): boolean {
     const full = normalizeName(ref);
     return full !== undefined && full === name;
   });
+}
+
+/**
+ * The one image a command works on (export, diff, commit's base): the one --image names, and of
+ * a multi-platform image the one for `platform`, by default this host's, as docker does. When
+ * that leaves several or none, the error lists each with its platform and ID.
+ */
+export function oneImage(catalog: Catalog, opts: { images?: string[]; platform?: Platform; flag?: string }, display: string): ImageRecord {
+  const images = selectImages(catalog, opts.images, display).filter((i) => !isUnknownPlatform(i.platform));
+  if (images.length === 1) return images[0];
+  const want = opts.platform ?? hostPlatform();
+  const forPlatform = images.filter((i) => i.platform && i.platform.os === want.os && i.platform.architecture === want.architecture && (!want.variant || i.platform.variant === want.variant));
+  if (forPlatform.length === 1) return forPlatform[0];
+  const list = images.map((i) => `${describeImage(i)} ${formatPlatform(i.platform)} ${shortId(i.id)}`).join('; ');
+  const how = forPlatform.length ? `choose one with ${opts.flag ?? '--image'}` : `none is for ${formatPlatform(want)}: choose one with --platform or ${opts.flag ?? '--image'}`;
+  throw invalid('ambiguous-image', `${display} holds ${images.length} images (${list}); ${how}`, display);
 }

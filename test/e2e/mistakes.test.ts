@@ -154,3 +154,37 @@ describe('save NAME:TAG writes only the names asked for, as docker save (issue 1
     expect((await runCli('inspect', out, '--json')).json().images.flatMap((i: { repoTags: string[] }) => i.repoTags)).toEqual(['docker.io/imgpack/web:latest']);
   });
 });
+
+describe('one image out of a multi-platform index (issue 13 item 9)', () => {
+  it('export, diff and commit take --platform, default this host\'s; the error lists the platforms with their IDs', async () => {
+    const { buildImage, ociEntries, sha256, tarBuffer } = await import('../../src/testing/build.js');
+    const { MediaType } = await import('../../src/model/media-types.js');
+    const { hostPlatform } = await import('../../src/model/oci.js');
+    const { writeTemp } = await import('../helpers/tmp.js');
+    const host = hostPlatform();
+    const other = host.architecture === 'arm64' ? 'amd64' : 'arm64';
+    const here = await buildImage({ architecture: host.architecture, layers: [{ files: { m: host.architecture } }] });
+    const there = await buildImage({ architecture: other, layers: [{ files: { m: other } }] });
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [here, there].map((i) => ({ mediaType: MediaType.ociManifest, digest: i.manifest.digest, size: i.manifest.data.length, platform: { os: 'linux', architecture: i.spec.architecture ?? 'amd64' } })) }));
+    const top = { schemaVersion: 2, manifests: [{ mediaType: MediaType.ociIndex, digest: sha256(index), size: index.length, annotations: { 'io.containerd.image.name': 'docker.io/team/multi:1' } }] };
+    const multi = writeTemp(dir, 'multi.tar', await tarBuffer(ociEntries([here, there], { index: top, extraBlobs: [{ digest: sha256(index), data: index, mediaType: MediaType.ociIndex }] })));
+    const readM = async (args: string[]) => {
+      const out = join(dir, `exp-${args.join('-').replace(/\W/g, '_')}.tar`);
+      const r = await runCli('export', multi, ...args, '-o', out);
+      expect(r.code, r.stderr).toBe(0);
+      const { execFileSync } = await import('node:child_process');
+      return execFileSync('tar', ['xOf', out, 'm'], { encoding: 'utf8' });
+    };
+    expect(await readM([])).toBe(host.architecture);
+    expect(await readM(['--platform', `linux/${other}`])).toBe(other);
+    const none = await runCli('export', multi, '--platform', 'linux/s390x', '-o', join(dir, 'none.tar'));
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`none is for linux/s390x: choose one with --platform or --image`);
+    expect(none.stderr).toContain(`linux/${other} ${there.config.digest.slice(7, 19)}`);
+    const diff = await runCli('diff', multi, multi, '--platform-b', `linux/${other}`, '--json');
+    expect(diff.code, diff.stderr).toBe(0);
+    const committed = join(dir, 'committed.tar');
+    expect((await runCli('commit', multi, '--platform', `linux/${other}`, '-c', 'ENV X=1', '-t', 'team/c:1', '-o', committed)).code).toBe(0);
+    expect((await runCli('inspect', committed, '--json')).json().images[0].platform.architecture).toBe(other);
+  });
+});

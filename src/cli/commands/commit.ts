@@ -7,7 +7,7 @@ import type { ArchiveSource } from '../../formats/source.js';
 import { commitImage, type CommitOptions } from '../../ops/commit.js';
 import { rootsOf } from '../../ops/plan.js';
 import { newName } from '../../ops/rename.js';
-import { addOutputOptions, outputOf, runWrite, withSources, zstdLevelOf, type WriteFlags } from '../write-common.js';
+import { addOutputOptions, outputOf, platformOf, runWrite, withSources, zstdLevelOf, type WriteFlags } from '../write-common.js';
 
 interface CommitFlags extends WriteFlags {
   tag: string[];
@@ -27,6 +27,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .summary('make an image from a base (or scratch) and files, like docker commit / crane append')
     .argument('<base>', 'archive, OCI layout, store:, or scratch')
     .option('--image <ref>', 'the base image (when the base holds several)', collect, [])
+    .option('--platform <os/arch[/variant]>', 'of a multi-platform base, this platform (default: this host\'s, as docker does)')
     .option('-t, --tag <name>', 'name of the new image (repeatable)', collect, [])
     .option('--add <path[:dest]>', 'a directory or tar file to add as a layer (repeatable)', collect, [])
     .option('--remove <path>', 'delete a path of the base (a whiteout) (repeatable)', collect, [])
@@ -51,7 +52,7 @@ Examples:
       const names = flags.tag.map(newName);
       const opts: CommitOptions = { adds: flags.add, removes: flags.remove, changes: flags.change, author: flags.author, message: flags.message, compress: flags.compress as 'gzip' | 'zstd' | 'none', zstdLevel: zstdLevelOf(flags), sourceDateEpoch: epoch, preserveOwner: flags.preserveOwner, layerPerAdd: flags.layerPerAdd };
       const run = async (base: ArchiveSource | undefined) => {
-        const { source, image } = await commitImage(base, { ...opts, images: flags.image, names });
+        const { source, image } = await commitImage(base, { ...opts, images: flags.image, platform: platformOf(flags), names });
         await runWrite(ctx, { roots: rootsOf(source) }, out, base ? [base] : [], flags, { image, names });
       };
       if (spec === 'scratch') await run(undefined);

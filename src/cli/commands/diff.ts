@@ -3,15 +3,13 @@ import type { CommandContext } from '../context.js';
 import { invalid } from '../../errors.js';
 import type { ArchiveSource } from '../../formats/source.js';
 import { diffImages, type FileInfo } from '../../ops/diff.js';
-import { describeImage, selectImages } from '../../ops/select.js';
+import { oneImage } from '../../ops/select.js';
 import { short } from '../format.js';
 import { printJson } from '../io.js';
-import { withSources } from '../write-common.js';
+import { platformOf, withSources } from '../write-common.js';
 
-function one(source: ArchiveSource, ref: string | undefined, flag: string) {
-  const images = selectImages(source.catalog, ref ? [ref] : undefined, source.display);
-  if (images.length !== 1) throw invalid('ambiguous-image', `${source.display} holds ${images.length} images (${images.map(describeImage).join('; ')}); choose one with ${flag}`, source.display);
-  return images[0];
+function one(source: ArchiveSource, ref: string | undefined, flag: string, platform: string | undefined) {
+  return oneImage(source.catalog, { images: ref ? [ref] : undefined, platform: platform ? platformOf({ image: [], platform } as Parameters<typeof platformOf>[0]) : undefined, flag }, source.display);
 }
 
 /** `mode 0755 -> 0700`, `size 3 -> 5 bytes`, `link target a -> b`: one changed field of a file. */
@@ -34,6 +32,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<source-b>', 'archive, OCI layout, volume set or store:')
     .option('--image-a <ref>', 'the image of source A (when it holds several)')
     .option('--image-b <ref>', 'the image of source B (when it holds several)')
+    .option('--platform <os/arch[/variant]>', 'of multi-platform images, this platform (default: this host\'s)')
+    .option('--platform-a <os/arch[/variant]>', 'the platform of source A\'s image')
+    .option('--platform-b <os/arch[/variant]>', 'the platform of source B\'s image')
     .option('--exit-code', 'exit 1 when the images differ')
     .option('--json', 'print JSON')
     .addHelpText('after', `
@@ -42,12 +43,12 @@ Exit status: 0 whatever differs, unless --exit-code (then 1 when the images diff
 Examples:
   imgpack diff release-1.tar release-2.tar
   imgpack diff store: build.tar --image-a app:1.0 --exit-code`)
-    .action(async (specA: string, specB: string, flags: { imageA?: string; imageB?: string; exitCode?: boolean; json?: boolean }) => {
+    .action(async (specA: string, specB: string, flags: { imageA?: string; imageB?: string; exitCode?: boolean; json?: boolean; platform?: string; platformA?: string; platformB?: string }) => {
       ctx.io.json = !!flags.json;
       const specs = specA === specB ? [specA] : [specA, specB];
       await withSources(specs, async (sources) => {
         const [sa, sb] = sources.length === 1 ? [sources[0], sources[0]] : sources;
-        const r = await diffImages(sa, one(sa, flags.imageA, '--image-a'), sb, one(sb, flags.imageB, '--image-b'));
+        const r = await diffImages(sa, one(sa, flags.imageA, '--image-a', flags.platformA ?? flags.platform), sb, one(sb, flags.imageB, '--image-b', flags.platformB ?? flags.platform));
         if (flags.json) printJson(ctx.io, r);
         else {
           const io = ctx.io;

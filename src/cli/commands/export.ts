@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
-import { invalid } from '../../errors.js';
 import { exportImage } from '../../ops/export.js';
 import { exportToDirectory } from '../../ops/export-dir.js';
 import { isDirectoryOutput } from '../../io/output.js';
-import { selectImages, describeImage } from '../../ops/select.js';
+import { oneImage } from '../../ops/select.js';
 import { humanSize } from '../format.js';
 import { printJson } from '../io.js';
 import { collect } from '../context.js';
-import { withSources } from '../write-common.js';
+import { platformOf, withSources } from '../write-common.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -17,6 +16,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<source>', 'archive, OCI layout, volume set, store: or -')
     .option('--image <ref>', 'the image (needed when the source holds several)', collect, [])
     .requiredOption('-o, --output <file|dir/>', 'the root filesystem tar to write, or a new (or empty) directory to unpack it into')
+    .option('--platform <os/arch[/variant]>', 'of a multi-platform image, this platform (default: this host\'s, as docker does)')
     .option('--numeric-owner', 'with -o DIR/ as root: owners by uid/gid, not by the names in the image (tar --numeric-owner)')
     .option('--devices', 'with -o DIR/ as root: create the device nodes of the image (skipped otherwise)')
     .option('--json', 'print JSON')
@@ -29,13 +29,10 @@ owners only as root, nothing outside DIR ever written, DIR appears complete or n
 Examples:
   imgpack export images.tar --image busybox:latest -o rootfs.tar
   imgpack export images.tar --image busybox:latest -o rootfs/`)
-    .action(async (spec: string, flags: { image: string[]; output: string; json?: boolean; numericOwner?: boolean; devices?: boolean }) => {
+    .action(async (spec: string, flags: { image: string[]; output: string; json?: boolean; numericOwner?: boolean; devices?: boolean; platform?: string }) => {
       ctx.io.json = !!flags.json;
       await withSources([spec], async ([source]) => {
-        const images = selectImages(source.catalog, flags.image, source.display);
-        if (images.length !== 1) {
-          throw invalid('ambiguous-image', `${source.display} holds ${images.length} images (${images.map(describeImage).join('; ')}); choose one with --image`, source.display);
-        }
+        const images = [oneImage(source.catalog, { images: flags.image, platform: platformOf(flags as Parameters<typeof platformOf>[0]) }, source.display)];
         const r = isDirectoryOutput(flags.output)
           ? await exportToDirectory(source, images[0], flags.output, { numericOwner: flags.numericOwner, devices: flags.devices })
           : await exportImage(source, images[0], flags.output);
