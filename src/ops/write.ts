@@ -73,7 +73,9 @@ export function resolveOutput(target: string, opts: OutputOptions): ResolvedOutp
  * docker-archive, an OCI layout becomes an oci-archive in a file; a directory output is a layout.
  */
 export function formatKeeping(source: ArchiveSource, target: string): OutputFormat | undefined {
-  if (isStoreSpec(target) || isDirectoryOutput(target)) return undefined;
+  // Standard output mostly feeds `docker load`, which reads neither an OCI archive (docker 20.10)
+  // nor one without its names in manifest.json: it gets the default hybrid, which every reader takes.
+  if (target === '-' || isStoreSpec(target) || isDirectoryOutput(target)) return undefined;
   if (source.format === 'docker-archive' || source.format === 'hybrid' || source.format === 'oci-archive') return source.format;
   if (source.format === 'oci-layout') return 'oci-archive';
   return undefined;
